@@ -1,0 +1,111 @@
+"""The only way views reach patient data: check role and care relation, record the access.
+
+Each helper answers 404 (never 403, so that nobody learns whether a record exists) when the
+user has no right to the data, and records the attempt as well.
+"""
+
+from __future__ import annotations
+
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest
+
+from steg.accounts.models import Membership, Unit, User
+from steg.audit.actions import Actor, record_event
+
+from .models import CARE_ROLES, Enrolment, Patient
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # noqa: S101 - views using these helpers require login
+    return user
+
+
+def _care_membership(user: User, unit_ids: set[int]) -> Membership | None:
+    for membership in user.staff_memberships:
+        if membership.unit_id in unit_ids and membership.role in CARE_ROLES:
+            return membership
+    return None
+
+
+def get_patient_for_staff(request: HttpRequest, patient_id: int, *, purpose: str) -> Patient:
+    """A patient's record for a member of staff with a care relation, or 404."""
+    user = _user(request)
+    patient = Patient.objects.filter(pk=patient_id).first()
+    membership = None
+    if patient is not None:
+        unit_ids = set(patient.enrolments.values_list("unit_id", flat=True))
+        membership = _care_membership(user, unit_ids)
+    if patient is None or membership is None:
+        record_event(
+            action="care.patient.access_denied",
+            actor=Actor(user),
+            request=request,
+            patient=patient,
+            object_type="care.patient",
+            object_id=patient_id,
+            purpose=purpose,
+        )
+        raise Http404("No such patient")
+    record_event(
+        action="care.patient.viewed",
+        actor=Actor(user, membership.role, membership.unit),
+        request=request,
+        patient=patient,
+        object_type="care.patient",
+        object_id=patient.pk,
+        purpose=purpose,
+    )
+    return patient
+
+
+def get_own_patient(request: HttpRequest) -> Patient | None:
+    """The logged-in patient's own record (recorded as a read), or None for staff-only users."""
+    user = _user(request)
+    patient = Patient.objects.filter(user=user).first()
+    if patient is not None:
+        record_event(
+            action="care.patient.viewed_own",
+            actor=Actor(user, "patient"),
+            request=request,
+            patient=patient,
+            object_type="care.patient",
+            object_id=patient.pk,
+            purpose="self-service",
+        )
+    return patient
+
+
+def get_unit_for_staff(request: HttpRequest, unit_id: int) -> tuple[Unit, Membership]:
+    """A unit where the user works in a care role, or 404."""
+    user = _user(request)
+    for membership in user.staff_memberships:
+        if membership.unit_id == unit_id and membership.role in CARE_ROLES:
+            return membership.unit, membership
+    raise Http404("No such unit")
+
+
+def list_unit_patients(
+    request: HttpRequest, *, unit: Unit, membership: Membership, page_number: str | None
+) -> Page[Patient]:
+    """One page of the patients enrolled at a unit, recorded as one list read."""
+    patients = (
+        Patient.objects.filter(enrolments__unit=unit)
+        .distinct()
+        .order_by("last_name", "first_name", "pk")
+    )
+    page = Paginator(patients, 25).get_page(page_number)
+    record_event(
+        action="care.patient.listed",
+        actor=Actor(_user(request), membership.role, unit),
+        request=request,
+        object_type="accounts.unit",
+        object_id=unit.pk,
+        purpose="care",
+        detail={"patients": [p.pk for p in page.object_list], "page": page.number},
+    )
+    return page
+
+
+def own_enrolments(patient: Patient) -> list[Enrolment]:
+    return list(patient.enrolments.select_related("unit").order_by("-created_at"))
