@@ -52,7 +52,7 @@ format: env
 
 ## make messages: extract strings into locale/*/LC_MESSAGES/django.po and compile them
 messages: env
-	$(PY) manage.py makemessages -l sv -l en --ignore ".venv*" --ignore "staticfiles" --no-obsolete
+	$(PY) manage.py makemessages -l sv --ignore ".venv*" --ignore "staticfiles" --no-obsolete
 	$(PY) manage.py compilemessages --ignore ".venv*"
 
 check-deploy: env

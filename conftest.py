@@ -34,3 +34,21 @@ def client_as(world: World) -> Callable[[str], Client]:
         return client
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print which database ran the suite and how many browser tests ran (CI reads this)."""
+    from django.db import connection
+
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for outcome in counts:
+        for report in terminalreporter.stats.get(outcome, []):
+            phases = ("call",) if outcome == "passed" else ("setup", "call")
+            if getattr(report, "when", "call") in phases and "browser" in getattr(
+                report, "keywords", {}
+            ):
+                counts[outcome] += 1
+    terminalreporter.write_line(
+        f"Steg suite on database: {connection.vendor}; browser tests: "
+        f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    )

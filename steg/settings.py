@@ -143,7 +143,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "steg.sqlite3",
+            "NAME": str(DATA_DIR / "steg.sqlite3"),
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -241,7 +241,9 @@ if OIDC_ENABLED:
                 "secret": envstr("STEG_OIDC_CLIENT_SECRET"),
                 "settings": {
                     "server_url": envstr("STEG_OIDC_SERVER_URL"),
-                    "token_auth_method": envstr("STEG_OIDC_TOKEN_AUTH_METHOD", "client_secret_basic"),
+                    "token_auth_method": envstr(
+                        "STEG_OIDC_TOKEN_AUTH_METHOD", "client_secret_basic"
+                    ),
                 },
             }
         ],

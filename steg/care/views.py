@@ -15,7 +15,9 @@ def patient_start(request: HttpRequest) -> HttpResponse:
     """My treatments."""
     patient = access.get_own_patient(request)
     enrolments = access.own_enrolments(patient) if patient else []
-    return render(request, "care/patient_start.html", {"patient": patient, "enrolments": enrolments})
+    return render(
+        request, "care/patient_start.html", {"patient": patient, "enrolments": enrolments}
+    )
 
 
 @login_required

@@ -11,6 +11,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from steg.accounts.models import User
+
 from .forms import LanguageForm
 
 ERROR_TITLES = {
@@ -117,14 +119,14 @@ def set_language(request: HttpRequest) -> HttpResponse:
         return response
     language = form.cleaned_data["language"]
     user = request.user
-    if user.is_authenticated and getattr(user, "language", None) != language:
-        user.language = language  # type: ignore[union-attr]
-        user.save(update_fields=["language"])  # type: ignore[union-attr]
+    if isinstance(user, User) and user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
         language,
         max_age=settings.LANGUAGE_COOKIE_AGE,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        samesite="Lax",
         secure=getattr(settings, "LANGUAGE_COOKIE_SECURE", False),
         httponly=True,
     )

@@ -52,9 +52,7 @@ class World:
 
 
 def make_user(email: str, first_name: str, last_name: str) -> User:
-    return User.objects.create_user(
-        email, PASSWORD, first_name=first_name, last_name=last_name
-    )
+    return User.objects.create_user(email, PASSWORD, first_name=first_name, last_name=last_name)
 
 
 def make_staff(email: str, name: str, unit: Unit, role: str) -> User:

@@ -1,0 +1,46 @@
+"""Fail when a Swedish translation is missing, fuzzy, or not compiled into the .mo file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import polib
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    problems: list[str] = []
+    for po_path in sorted((ROOT / "locale").glob("*/LC_MESSAGES/*.po")):
+        if po_path.parent.parent.name == "en":
+            continue
+        po = polib.pofile(str(po_path))
+        mo_path = po_path.with_suffix(".mo")
+        for entry in po:
+            if entry.obsolete:
+                continue
+            if "fuzzy" in entry.flags:
+                problems.append(f"{po_path}:{entry.linenum}: fuzzy: {entry.msgid!r}")
+            elif not (entry.msgstr or all(entry.msgstr_plural.values()) and entry.msgstr_plural):
+                problems.append(f"{po_path}:{entry.linenum}: untranslated: {entry.msgid!r}")
+        if not mo_path.exists():
+            problems.append(f"{mo_path}: missing; run `make messages`")
+            continue
+        compiled = {(e.msgctxt, e.msgid): e for e in polib.mofile(str(mo_path))}
+        for entry in po.translated_entries():
+            mo_entry = compiled.get((entry.msgctxt, entry.msgid))
+            if mo_entry is None or (mo_entry.msgstr or "") != (entry.msgstr or ""):
+                problems.append(f"{mo_path}: out of date for {entry.msgid!r}; run `make messages`")
+                break
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} translation problem(s)", file=sys.stderr)
+        return 1
+    print("Translations complete and compiled.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
