@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
 # Start the background task worker and the web server together; Ctrl-C stops both.
-set -euo pipefail
+set -uo pipefail
 PY="${1:-.venv/bin/python}"
-"$PY" manage.py db_worker --interval 1 &
+ADDR="${STEG_ADDR:-127.0.0.1:8000}"
+
+"$PY" manage.py db_worker --interval 1 --no-reload &
 WORKER=$!
-trap 'kill "$WORKER" 2>/dev/null || true; wait "$WORKER" 2>/dev/null || true' EXIT INT TERM
+"$PY" manage.py runserver "$ADDR" --noreload &
+SERVER=$!
+
+cleanup() {
+  trap - INT TERM EXIT
+  kill "$WORKER" "$SERVER" 2>/dev/null
+  wait "$WORKER" "$SERVER" 2>/dev/null
+  echo "Steg stopped."
+}
+trap 'cleanup; exit 130' INT TERM
+trap cleanup EXIT
+
 echo
-echo "Steg is starting at http://127.0.0.1:8000 (Ctrl-C stops the server and the worker)"
+echo "Steg is starting at http://$ADDR (Ctrl-C stops the server and the worker)"
 echo
-"$PY" manage.py runserver 127.0.0.1:8000
+# When either process ends, stop the other.
+wait -n "$WORKER" "$SERVER"
