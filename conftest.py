@@ -41,13 +41,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from django.db import connection
 
     counts = {"passed": 0, "failed": 0, "skipped": 0}
-    for outcome in counts:
+    for outcome in ("passed", "failed", "skipped", "error"):
         for report in terminalreporter.stats.get(outcome, []):
-            phases = ("call",) if outcome == "passed" else ("setup", "call")
+            phases = ("call",) if outcome == "passed" else ("setup", "call", "teardown")
             if getattr(report, "when", "call") in phases and "browser" in getattr(
                 report, "keywords", {}
             ):
-                counts[outcome] += 1
+                counts["failed" if outcome == "error" else outcome] += 1
     terminalreporter.write_line(
         f"Steg suite on database: {connection.vendor}; browser tests: "
         f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
