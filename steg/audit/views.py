@@ -33,8 +33,9 @@ def log(request: HttpRequest) -> HttpResponse:
     units = Unit.objects.administered_by(user).order_by("name")
     unit_ids = list(units.values_list("pk", flat=True))
     staff_ids = Membership.objects.filter(unit_id__in=unit_ids).values("user_id")
+    # Events at these units, and unit-less events (refused attempts) by staff of these units.
     events = AuditEvent.objects.filter(unit_id__in=unit_ids) | AuditEvent.objects.filter(
-        actor_id__in=staff_ids
+        unit__isnull=True, actor_id__in=staff_ids
     )
     form = AuditFilterForm(request.GET or None, units=units)
     filters: dict[str, str] = {}
@@ -58,6 +59,8 @@ def log(request: HttpRequest) -> HttpResponse:
         events = events.none()
     events = events.select_related("actor", "unit", "patient").order_by("-id")
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Read the page before recording this visit, or the new event would push one off the list.
+    page.object_list = list(page.object_list)
     record_event(
         action="audit.log.viewed",
         actor=Actor(user, "admin"),

@@ -82,6 +82,14 @@ def get_unit_for_staff(request: HttpRequest, unit_id: int) -> tuple[Unit, Member
     for membership in user.staff_memberships:
         if membership.unit_id == unit_id and membership.role in CARE_ROLES:
             return membership.unit, membership
+    record_event(
+        action="care.unit.access_denied",
+        actor=Actor(user),
+        request=request,
+        object_type="accounts.unit",
+        object_id=unit_id,
+        purpose="care",
+    )
     raise Http404("No such unit")
 
 

@@ -10,8 +10,7 @@ from steg.lib import personnummer
 
 PERSONNUMMER_MESSAGES = {
     "format": _(
-        "Write the personal identity number as 12 digits (YYYYMMDDNNNN) or "
-        "10 digits (YYMMDD-NNNN)."
+        "Write the personal identity number as 12 digits (YYYYMMDDNNNN) or 10 digits (YYMMDD-NNNN)."
     ),
     "date": _("The personal identity number does not contain a real date of birth."),
     "checksum": _(

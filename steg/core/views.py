@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -43,17 +46,35 @@ MAINTENANCE_TEXT = _(
 )
 
 
+def is_database_unavailable(exception: BaseException | None) -> bool:
+    return isinstance(exception, OperationalError | InterfaceError) or (
+        isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
+    )
+
+
+def _error_page_language(request: HttpRequest | None) -> str:
+    """The language chosen for this request, or the cookie's when the request failed earlier."""
+    language = getattr(request, "LANGUAGE_CODE", "")  # set by LanguageMiddleware
+    if not language and request is not None:
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        language = settings.LANGUAGE_CODE
+    return str(language)
+
+
 def render_error_page(
     request: HttpRequest | None, status: int, *, maintenance: bool = False, text: str = ""
 ) -> HttpResponse:
     """Render an error page without touching the database (it may be what failed)."""
+    language = _error_page_language(request)
     context = {
         "status": status,
         "title": ERROR_TITLES[status],
         "text": text or (MAINTENANCE_TEXT if maintenance else ERROR_TEXTS[status]),
-        "LANGUAGE_CODE": translation.get_language() or settings.LANGUAGE_CODE,
+        "LANGUAGE_CODE": language,
     }
-    html = render_to_string("errors/error.html", context)
+    with translation.override(language):
+        html = render_to_string("errors/error.html", context)
     response = HttpResponse(html, status=status)
     if status == 503:
         response["Retry-After"] = "300"
@@ -73,6 +94,10 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # A database outage outside a view (e.g. loading the user in a middleware) is not seen by
+    # DatabaseUnavailableMiddleware; it still gets the 503 page rather than a 500.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return render_error_page(request, 503)
     return render_error_page(request, 500)
 
 

@@ -1,0 +1,341 @@
+"""Every URL of Steg, requested as every persona: who gets the page, who is sent away, who gets 404.
+
+The table below has one row per URL pattern (Steg's and django-allauth's). A pattern without a
+row fails `test_every_url_pattern_has_a_row_in_the_matrix`: when you add a URL, add its row here.
+Missing rights answer 404 (never 403), so nobody learns whether a record exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from pytest_django.fixtures import Settings
+
+from steg.testing.personas import World
+
+PERSONAS = (
+    "anonymous",
+    "patient",
+    "therapist",
+    "other_therapist",
+    "author",
+    "admin",
+    "region_admin",
+)
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Settings) -> None:
+    # The matrix builds a world per URL; Argon2 would make that take a minute.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A redirect to the page named `to`; `next=True` means it carries ?next=<requested path>."""
+
+    to: str
+    status: int = 302
+    next: bool = False
+
+
+Expected = int | Redirect
+
+LOGIN = Redirect("account_login", next=True)
+"""Anonymous visitors of a login-only page go to the login page and come back afterwards."""
+
+
+def expect(default: Expected, **by_persona: Expected) -> dict[str, Expected]:
+    """The same answer for every persona, except those named."""
+    unknown = set(by_persona) - set(PERSONAS)
+    assert not unknown, f"unknown personas {unknown}"
+    return {persona: by_persona.get(persona, default) for persona in PERSONAS}
+
+
+def no_kwargs(world: World) -> dict[str, object]:
+    return {}
+
+
+def own_unit(world: World) -> dict[str, object]:
+    return {"unit_id": world.unit.pk}
+
+
+def own_patient(world: World) -> dict[str, object]:
+    return {"patient_id": world.patient.pk}
+
+
+def oidc_provider(world: World) -> dict[str, object]:
+    return {"provider_id": "eid"}
+
+
+@dataclass(frozen=True)
+class Row:
+    get: dict[str, Expected]
+    kwargs: Callable[[World], dict[str, object]] = no_kwargs
+    post: dict[str, Expected] | None = None
+    post_data: dict[str, str] = field(default_factory=dict)
+
+
+# Kinds of pages that many of allauth's URLs share.
+PUBLIC = expect(200)
+LOGIN_REQUIRED = expect(200, anonymous=LOGIN)
+ANONYMOUS_ONLY = expect(Redirect("home"), anonymous=200)
+STAFF_ONLY = expect(200, anonymous=LOGIN, patient=404)
+ADMIN_ONLY = expect(404, anonymous=LOGIN, admin=200, region_admin=200)
+# Data about patients at the unit "Tobaksavvänjning Testby": only its therapist and unit admin
+# have a care relation. The other region's therapist, the author and the region admin do not.
+CARE_OF_OWN_UNIT = expect(404, anonymous=LOGIN, therapist=200, admin=200)
+REAUTHENTICATE_FIRST = expect(Redirect("account_reauthenticate", next=True), anonymous=LOGIN)
+
+MATRIX: dict[str, Row] = {
+    # Steg's own pages.
+    "home": Row(
+        get=expect(
+            Redirect("accounts:staff_start"),
+            anonymous=Redirect("account_login"),
+            patient=Redirect("care:patient_start"),
+            admin=Redirect("accounts:admin_start"),
+            region_admin=Redirect("accounts:admin_start"),
+        )
+    ),
+    "accessibility": Row(get=PUBLIC),
+    "set_language": Row(
+        get=expect(405),
+        post=expect(Redirect("accessibility")),
+        post_data={"language": "en", "next": "/accessibility/"},
+    ),
+    "accounts:staff_start": Row(get=STAFF_ONLY),
+    "accounts:admin_start": Row(get=ADMIN_ONLY),
+    "accounts:overview": Row(get=LOGIN_REQUIRED),
+    # Staff without a patient record of their own see an empty "My treatments" page.
+    "care:patient_start": Row(get=LOGIN_REQUIRED),
+    "care:unit_patients": Row(get=CARE_OF_OWN_UNIT, kwargs=own_unit),
+    "care:patient_record": Row(get=CARE_OF_OWN_UNIT, kwargs=own_patient),
+    "audit:log": Row(get=ADMIN_ONLY),
+    # django-allauth: accounts.
+    "account_login": Row(get=ANONYMOUS_ONLY),
+    "account_logout": Row(
+        get=expect(200, anonymous=Redirect("home")),
+        post=expect(Redirect("home")),
+    ),
+    "account_inactive": Row(get=PUBLIC),
+    # Nobody signs up on their own: the page only says so (see test_login.py).
+    "account_signup": Row(get=ANONYMOUS_ONLY),
+    "account_reauthenticate": Row(get=LOGIN_REQUIRED),
+    "account_email": Row(get=LOGIN_REQUIRED),
+    "account_email_verification_sent": Row(get=PUBLIC),
+    "account_change_password": Row(get=LOGIN_REQUIRED),
+    "account_set_password": Row(get=expect(Redirect("account_change_password"), anonymous=LOGIN)),
+    "account_reset_password": Row(get=PUBLIC),
+    "account_reset_password_done": Row(get=PUBLIC),
+    "account_reset_password_from_key": Row(
+        get=PUBLIC, kwargs=lambda world: {"uidb36": "1", "key": "not-a-real-key"}
+    ),
+    "account_reset_password_from_key_done": Row(get=PUBLIC),
+    "account_confirm_email": Row(get=PUBLIC, kwargs=lambda world: {"key": "not-a-real-key"}),
+    "account_confirm_login_code": Row(
+        get=expect(Redirect("home"), anonymous=Redirect("account_login"))
+    ),
+    # django-allauth: second factor.
+    "mfa_index": Row(get=LOGIN_REQUIRED),
+    "mfa_authenticate": Row(get=expect(Redirect("home"), anonymous=Redirect("account_login"))),
+    "mfa_reauthenticate": Row(
+        get=expect(200, anonymous=LOGIN, patient=Redirect("account_reauthenticate"))
+    ),
+    "mfa_activate_totp": Row(get=REAUTHENTICATE_FIRST),
+    # Staff may not remove their authenticator (after reauthenticating they are refused, see
+    # test_login.py); the patient has none to remove.
+    "mfa_deactivate_totp": Row(
+        get=expect(Redirect("account_reauthenticate", next=True), anonymous=LOGIN, patient=404)
+    ),
+    "mfa_view_recovery_codes": Row(get=expect(404, anonymous=LOGIN)),
+    "mfa_generate_recovery_codes": Row(get=REAUTHENTICATE_FIRST),
+    "mfa_download_recovery_codes": Row(get=expect(404, anonymous=LOGIN)),
+    # django-allauth: e-ID through OpenID Connect (not configured in tests).
+    "socialaccount_login_cancelled": Row(get=PUBLIC),
+    "socialaccount_login_error": Row(get=expect(401)),
+    "socialaccount_signup": Row(get=expect(Redirect("account_login"))),
+    "socialaccount_connections": Row(get=LOGIN_REQUIRED),
+    "account/social/login/cancelled/": Row(
+        get=expect(Redirect("socialaccount_login_cancelled", status=301))
+    ),
+    "account/social/login/error/": Row(
+        get=expect(Redirect("socialaccount_login_error", status=301))
+    ),
+    "account/social/signup/": Row(get=expect(Redirect("socialaccount_signup", status=301))),
+    "account/social/connections/": Row(
+        get=expect(Redirect("socialaccount_connections", status=301))
+    ),
+    "openid_connect_login": Row(get=expect(404), kwargs=oidc_provider),
+    "openid_connect_callback": Row(get=expect(404), kwargs=oidc_provider),
+    # django-allauth: the user's own sessions.
+    "usersessions_list": Row(get=LOGIN_REQUIRED),
+}
+
+
+@dataclass(frozen=True)
+class Pattern:
+    key: str  # the namespaced name, or the route for the few patterns without a name
+    route: str
+    name: str | None
+
+
+def walk(
+    patterns: list[URLPattern | URLResolver], prefix: str = "", namespace: str = ""
+) -> Iterator[Pattern]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = namespace
+            if entry.namespace:
+                inner = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+        else:
+            route = prefix + str(entry.pattern)
+            name = None
+            if entry.name:
+                name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield Pattern(key=name or route, route=route, name=name)
+
+
+ALL_PATTERNS = list(walk(get_resolver().url_patterns))
+
+
+def url_for(pattern: Pattern, world: World) -> str:
+    if pattern.name is None:
+        assert "<" not in pattern.route and "(" not in pattern.route, pattern.route
+        return "/" + pattern.route
+    return reverse(pattern.name, kwargs=MATRIX[pattern.key].kwargs(world))
+
+
+def check(response: Response, expected: Expected, *, persona: str, url: str) -> str | None:
+    """Nothing when the answer is as expected, else a line describing the difference."""
+    status = response.status_code
+    if status >= 500:
+        return f"{persona}: {url} answered {status}"
+    if isinstance(expected, int):
+        if status != expected:
+            where = f" to {response['Location']}" if response.has_header("Location") else ""
+            return f"{persona}: {url} answered {status}{where}, expected {expected}"
+        return None
+    location = response.get("Location", "")
+    target = reverse(expected.to)
+    parts = urlsplit(location)
+    if status != expected.status or parts.path != target:
+        return (
+            f"{persona}: {url} answered {status} {location!r}, "
+            f"expected {expected.status} to {target}"
+        )
+    if parts.netloc:
+        return f"{persona}: {url} redirected off-site to {location!r}"
+    if expected.next and parse_qs(parts.query).get("next") != [url]:
+        return f"{persona}: {url} redirected to {location!r} without next={url}"
+    return None
+
+
+def test_every_url_pattern_has_a_row_in_the_matrix() -> None:
+    missing = [p.key for p in ALL_PATTERNS if p.key not in MATRIX]
+    assert not missing, (
+        "These URL patterns have no row in the permission matrix "
+        f"(steg/core/tests/test_permission_matrix.py): {', '.join(missing)}"
+    )
+
+
+def test_every_row_of_the_matrix_is_a_url_pattern() -> None:
+    known = {p.key for p in ALL_PATTERNS}
+    stale = [key for key in MATRIX if key not in known]
+    assert not stale, f"Rows for URL patterns that no longer exist: {', '.join(stale)}"
+
+
+def test_the_matrix_covers_allauth_and_steg_urls() -> None:
+    # Guards the walk itself: it must reach into included URL confs and their namespaces.
+    keys = {p.key for p in ALL_PATTERNS}
+    assert {"care:patient_record", "audit:log", "account_login", "mfa_activate_totp"} <= keys
+    assert len(ALL_PATTERNS) >= 40
+
+
+@pytest.mark.parametrize("pattern", ALL_PATTERNS, ids=[p.key for p in ALL_PATTERNS])
+def test_each_persona_gets_the_expected_answer(
+    pattern: Pattern, world: World, client_as: Callable[[str], Client]
+) -> None:
+    row = MATRIX.get(pattern.key)
+    if row is None:
+        pytest.fail(f"URL pattern {pattern.key!r} ({pattern.route}) has no row in the matrix")
+    url = url_for(pattern, world)
+    problems = []
+    for persona in PERSONAS:
+        response = client_as(persona).get(url)
+        problems.append(check(response, row.get[persona], persona=persona, url=url))
+        if row.post is not None:
+            response = client_as(persona).post(url, row.post_data)
+            problems.append(check(response, row.post[persona], persona=persona, url=f"POST {url}"))
+    found = [p for p in problems if p]
+    assert not found, "\n".join(found)
+
+
+def test_unknown_patient_and_unit_ids_answer_404_like_forbidden_ones(
+    client_as: Callable[[str], Client],
+) -> None:
+    # Nobody can tell a record that does not exist from one they may not see.
+    therapist = client_as("therapist")
+    assert therapist.get(reverse("care:patient_record", args=[999_999])).status_code == 404
+    assert therapist.get(reverse("care:unit_patients", args=[999_999])).status_code == 404
+
+
+def test_other_region_patient_is_404_for_this_units_therapist(
+    world: World, client_as: Callable[[str], Client]
+) -> None:
+    url = reverse("care:patient_record", args=[world.other_patient.pk])
+    assert client_as("therapist").get(url).status_code == 404
+    assert client_as("admin").get(url).status_code == 404
+    assert client_as("other_therapist").get(url).status_code == 200
+
+
+def test_other_region_unit_is_404_for_this_units_staff(
+    world: World, client_as: Callable[[str], Client]
+) -> None:
+    url = reverse("care:unit_patients", args=[world.other_unit.pk])
+    assert client_as("therapist").get(url).status_code == 404
+    assert client_as("admin").get(url).status_code == 404
+    assert client_as("other_therapist").get(url).status_code == 200
+
+
+def test_a_denied_page_looks_like_a_missing_one(
+    world: World, client_as: Callable[[str], Client]
+) -> None:
+    denied = client_as("other_therapist").get(
+        reverse("care:patient_record", args=[world.patient.pk])
+    )
+    missing = client_as("other_therapist").get(reverse("care:patient_record", args=[999_999]))
+    assert denied.status_code == missing.status_code == 404
+    assert b"Pia" not in denied.content
+    assert b"191212" not in denied.content
+    # Both show Steg's own error page, word for word the same.
+    assert denied.content == missing.content
+
+
+def test_logout_by_post_ends_the_session(client_as: Callable[[str], Client]) -> None:
+    client = client_as("patient")
+    assert client.get(reverse("care:patient_start")).status_code == 200
+    response = client.post(reverse("account_logout"))
+    assert response.status_code == 302
+    after = client.get(reverse("care:patient_start"))
+    assert after.status_code == 302
+    assert urlsplit(after["Location"]).path == reverse("account_login")
+
+
+def test_logout_by_get_only_asks_for_confirmation(client_as: Callable[[str], Client]) -> None:
+    client = client_as("patient")
+    response = client.get(reverse("account_logout"))
+    assert response.status_code == 200
+    assert b'method="post"' in response.content
+    # Still logged in.
+    assert client.get(reverse("care:patient_start")).status_code == 200
