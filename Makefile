@@ -62,3 +62,11 @@ check-deploy: env
 
 clean:
 	rm -rf .venv .venv-uv .pytest_cache .mypy_cache .ruff_cache staticfiles
+
+## make bench: load benchmark of the patient's programme pages against a minimal page
+## (gunicorn + wrk on loopback); writes docs/performance.md. Options: BENCH_ARGS="--duration 30"
+.PHONY: bench bench-programme
+bench: bench-programme
+
+bench-programme: env
+	$(PY) benchmarks/programme_pages.py $(BENCH_ARGS)

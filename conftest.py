@@ -17,6 +17,15 @@ def _clear_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _clear_outline_cache() -> None:
+    # Outlines are cached per process by version id and content hash. Rolled-back tests on
+    # SQLite reuse ids, so a cached outline could point at pages of an earlier test.
+    from steg.programmes.outline import _load_outline
+
+    _load_outline.cache_clear()
+
+
 @pytest.fixture
 def world(db: None) -> World:
     return build_world()

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "steg.accounts",
     "steg.audit",
     "steg.care",
+    "steg.programmes",
 ]
 
 MIDDLEWARE = [
@@ -144,6 +145,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "steg.sqlite3"),
+            # Keep the connection between requests: opening one runs the PRAGMAs below.
+            "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -223,7 +226,10 @@ MFA_RECOVERY_CODE_COUNT = 10
 # E-mail addresses are not verified (ACCOUNT_EMAIL_VERIFICATION = "none": administrators add
 # staff, care units invite patients), so an unverified address must not block setting up TOTP.
 MFA_ALLOW_UNVERIFIED_EMAIL = True
-USERSESSIONS_TRACK_ACTIVITY = True
+# The session list (log out everywhere) records each session at login. Updating it on every
+# request would turn every page view into a write; the idle timeout keeps its own throttled
+# timestamp in the session instead (steg.accounts.middleware).
+USERSESSIONS_TRACK_ACTIVITY = False
 SOCIALACCOUNT_ADAPTER = "steg.accounts.adapter.SocialAccountAdapter"
 SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
@@ -327,7 +333,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 if PRODUCTION:

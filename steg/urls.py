@@ -8,6 +8,7 @@ urlpatterns = [
     path("language/", core_views.set_language, name="set_language"),
     path("", include("steg.accounts.urls")),
     path("", include("steg.care.urls")),
+    path("", include("steg.programmes.urls")),
     path("manage/audit/", include("steg.audit.urls")),
     path("account/", include("allauth.urls")),
 ]

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
+from django.conf import settings
 from django.db import transaction
 
+from steg.audit.actions import Actor
+from steg.care.actions import enrol_patient
 from steg.care.models import Enrolment, Patient
+from steg.programmes.actions import import_programme
 
 from .models import Membership, Organisation, Unit, User
 
@@ -37,6 +42,7 @@ AUTHOR = DemoAccount("author", "author@steg.example", "Ada", "Lind")
 UNIT_ADMIN = DemoAccount("unit admin", "admin@steg.example", "Mats", "Holm")
 DEMO_ACCOUNTS = [PATIENT, THERAPIST, OTHER_THERAPIST, AUTHOR, UNIT_ADMIN]
 DEMO_PATIENT_PERSONNUMMER = "191212121212"  # Skatteverket's published test number
+DEMO_PROGRAMME = Path(settings.BASE_DIR) / "programmes" / "example"
 
 
 def _user(account: DemoAccount) -> User:
@@ -66,7 +72,7 @@ def load_demo() -> None:
     other_region, _ = Organisation.objects.get_or_create(name=OTHER_REGION)
     other_unit, _ = Unit.objects.get_or_create(organisation=other_region, name=OTHER_UNIT)
 
-    _staff(THERAPIST, unit, Membership.Role.THERAPIST)
+    therapist = _staff(THERAPIST, unit, Membership.Role.THERAPIST)
     _staff(OTHER_THERAPIST, other_unit, Membership.Role.THERAPIST)
     _staff(AUTHOR, unit, Membership.Role.AUTHOR)
     _staff(UNIT_ADMIN, unit, Membership.Role.UNIT_ADMIN)
@@ -82,8 +88,13 @@ def load_demo() -> None:
             "phone": "070-000 00 00",
         },
     )
-    Enrolment.objects.get_or_create(
-        patient=patient,
-        unit=unit,
-        defaults={"title": "Tobaksavvänjning", "status": Enrolment.Status.ACTIVE},
-    )
+    version = import_programme(DEMO_PROGRAMME).version
+    if not Enrolment.objects.filter(
+        patient=patient, programme_version__programme=version.programme
+    ).exists():
+        enrol_patient(
+            patient=patient,
+            unit=unit,
+            version=version,
+            actor=Actor(therapist, Membership.Role.THERAPIST, unit),
+        )

@@ -116,4 +116,59 @@ def list_unit_patients(
 
 
 def own_enrolments(patient: Patient) -> list[Enrolment]:
-    return list(patient.enrolments.select_related("unit").order_by("-created_at"))
+    return list(
+        patient.enrolments.select_related("unit", "programme_version").order_by("-created_at")
+    )
+
+
+def get_enrolment_for_patient(request: HttpRequest, enrolment_id: int) -> Enrolment:
+    """One of the logged-in patient's own enrolments, or 404 (and the attempt recorded)."""
+    user = _user(request)
+    enrolment = (
+        Enrolment.objects.select_related("patient", "unit", "programme_version__programme")
+        .filter(pk=enrolment_id, patient__user=user)
+        .first()
+    )
+    if enrolment is None:
+        record_event(
+            action="care.enrolment.access_denied",
+            actor=Actor(user, "patient"),
+            request=request,
+            object_type="care.enrolment",
+            object_id=enrolment_id,
+            purpose="self-service",
+        )
+        raise Http404("No such treatment")
+    return enrolment
+
+
+def get_enrolment_for_staff(request: HttpRequest, enrolment_id: int, *, purpose: str) -> Enrolment:
+    """An enrolment at a unit where the user works in a care role, or 404; the read recorded."""
+    user = _user(request)
+    enrolment = (
+        Enrolment.objects.select_related("patient", "unit", "programme_version__programme")
+        .filter(pk=enrolment_id)
+        .first()
+    )
+    membership = _care_membership(user, {enrolment.unit_id}) if enrolment else None
+    if enrolment is None or membership is None:
+        record_event(
+            action="care.enrolment.access_denied",
+            actor=Actor(user),
+            request=request,
+            patient=enrolment.patient if enrolment else None,
+            object_type="care.enrolment",
+            object_id=enrolment_id,
+            purpose=purpose,
+        )
+        raise Http404("No such treatment")
+    record_event(
+        action="care.enrolment.viewed",
+        actor=Actor(user, membership.role, membership.unit),
+        request=request,
+        patient=enrolment.patient,
+        object_type="care.enrolment",
+        object_id=enrolment.pk,
+        purpose=purpose,
+    )
+    return enrolment

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from steg.accounts.models import Membership, Unit, User
@@ -60,7 +61,7 @@ class Patient(models.Model):
 
 
 class Enrolment(models.Model):
-    """A patient's treatment at a care unit (completed by the programme and care issues)."""
+    """A patient's treatment in one programme version at a care unit."""
 
     class Status(models.TextChoices):
         INVITED = "invited", _("invited")
@@ -71,12 +72,18 @@ class Enrolment(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrolments")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="enrolments")
-    title = models.CharField(_("treatment"), max_length=200)
+    programme_version = models.ForeignKey(
+        "programmes.ProgrammeVersion",
+        on_delete=models.PROTECT,
+        related_name="enrolments",
+        verbose_name=_("programme version"),
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.INVITED
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    quit_date = models.DateField(_("quit date"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("enrolment")
@@ -88,4 +95,14 @@ class Enrolment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.patient} – {self.title}"
+        return f"{self.patient} – {self.programme_version}"
+
+    @property
+    def title(self) -> str:
+        """The programme's title in the active language."""
+        return self.programme_version.title(translation.get_language() or "sv")
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the patient can still work in the programme (a closed one stays readable)."""
+        return self.status in (self.Status.INVITED, self.Status.ACTIVE, self.Status.PAUSED)

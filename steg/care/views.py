@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
+
+from steg.programmes.outline import get_outline
+from steg.programmes.progress import load_progress
 
 from . import access
 from .models import CARE_ROLES
@@ -39,6 +43,16 @@ def patient_record(request: HttpRequest, patient_id: int) -> HttpResponse:
         if m.role in CARE_ROLES
     }
     enrolments = [e for e in access.own_enrolments(patient) if e.unit_id in my_units]
+    language = get_language() or "sv"
+    treatments = [
+        {
+            "enrolment": enrolment,
+            "progress": load_progress(
+                enrolment, get_outline(enrolment.programme_version, language)
+            ),
+        }
+        for enrolment in enrolments
+    ]
     return render(
-        request, "care/patient_record.html", {"patient": patient, "enrolments": enrolments}
+        request, "care/patient_record.html", {"patient": patient, "treatments": treatments}
     )

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from django.conf import settings
+from django.utils import timezone
 
 from steg.accounts.models import Membership, Organisation, RegionAdmin, Unit, User
 from steg.care.models import Enrolment, Patient
+from steg.programmes.actions import import_programme
+
+EXAMPLE_PROGRAMME = Path(settings.BASE_DIR) / "programmes" / "example"
 
 PASSWORD = "Correct-horse-42"  # noqa: S105
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
@@ -78,8 +84,13 @@ def build_world() -> World:
         last_name="Patient",
         email="patient@test.example",
     )
+    version = import_programme(EXAMPLE_PROGRAMME).version
     enrolment = Enrolment.objects.create(
-        patient=patient, unit=unit, title="Tobaksavvänjning", status=Enrolment.Status.ACTIVE
+        patient=patient,
+        unit=unit,
+        programme_version=version,
+        status=Enrolment.Status.ACTIVE,
+        started_at=timezone.now(),
     )
     other_patient = Patient.objects.create(
         personnummer="198112189876", first_name="Otto", last_name="Annan"
@@ -87,8 +98,9 @@ def build_world() -> World:
     Enrolment.objects.create(
         patient=other_patient,
         unit=other_unit,
-        title="Tobaksavvänjning",
+        programme_version=version,
         status=Enrolment.Status.ACTIVE,
+        started_at=timezone.now(),
     )
     therapist = make_staff("therapist@test.example", "Tea Terapeut", unit, "therapist")
     other_therapist = make_staff(

@@ -542,7 +542,9 @@ def add_events(world: World, count: int, *, first: int = 0) -> None:
         patient = Patient.objects.create(
             personnummer=f"19900101{n:04d}", first_name="Extra", last_name=f"Patient {n}"
         )
-        Enrolment.objects.create(patient=patient, unit=world.unit, title="Tobaksavvänjning")
+        Enrolment.objects.create(
+            patient=patient, unit=world.unit, programme_version=world.enrolment.programme_version
+        )
         staff, role = (world.unit_admin, "unit_admin") if n % 2 else (world.therapist, "therapist")
         record_event(
             action="care.patient.viewed",

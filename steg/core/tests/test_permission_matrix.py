@@ -7,6 +7,7 @@ Missing rights answer 404 (never 403), so nobody learns whether a record exists.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -15,9 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from steg.testing.personas import World
+from steg.programmes.models import StepOpening
+from steg.testing.personas import EXAMPLE_PROGRAMME, World
 
 PERSONAS = (
     "anonymous",
@@ -77,6 +80,50 @@ def oidc_provider(world: World) -> dict[str, object]:
     return {"provider_id": "eid"}
 
 
+def own_enrolment(world: World) -> dict[str, object]:
+    return {"enrolment_id": world.enrolment.pk}
+
+
+def own_step(world: World) -> dict[str, object]:
+    return {"enrolment_id": world.enrolment.pk, "step_key": "welcome"}
+
+
+def own_page(world: World) -> dict[str, object]:
+    return {"enrolment_id": world.enrolment.pk, "page_key": "welcome"}
+
+
+def _exercise_step_open(world: World) -> None:
+    # The exercise and the checklist are in a step that opens when the first one is read.
+    StepOpening.objects.get_or_create(
+        enrolment=world.enrolment,
+        step_key="try-it",
+        defaults={"opened_by": world.therapist, "opened_at": timezone.now()},
+    )
+
+
+def own_exercise(world: World) -> dict[str, object]:
+    _exercise_step_open(world)
+    return {"enrolment_id": world.enrolment.pk, "page_key": "first-exercise", "key": "why-try"}
+
+
+def own_checklist(world: World) -> dict[str, object]:
+    _exercise_step_open(world)
+    return {
+        "enrolment_id": world.enrolment.pk,
+        "page_key": "first-exercise",
+        "key": "getting-started",
+    }
+
+
+def example_media(world: World) -> dict[str, object]:
+    data = (EXAMPLE_PROGRAMME / "media" / "steps.png").read_bytes()
+    return {"sha256": hashlib.sha256(data).hexdigest()}
+
+
+def locked_step_of_own_patient(world: World) -> dict[str, object]:
+    return {"enrolment_id": world.enrolment.pk, "step_key": "looking-back"}
+
+
 @dataclass(frozen=True)
 class Row:
     get: dict[str, Expected]
@@ -95,6 +142,9 @@ ADMIN_ONLY = expect(404, anonymous=LOGIN, admin=200, region_admin=200)
 # have a care relation. The other region's therapist, the author and the region admin do not.
 CARE_OF_OWN_UNIT = expect(404, anonymous=LOGIN, therapist=200, admin=200)
 REAUTHENTICATE_FIRST = expect(Redirect("account_reauthenticate", next=True), anonymous=LOGIN)
+# The patient's own treatment: nobody else sees it, not even the therapist (who has the record).
+OWN_TREATMENT = expect(404, anonymous=LOGIN, patient=200)
+POST_ONLY = expect(405, anonymous=LOGIN)
 
 MATRIX: dict[str, Row] = {
     # Steg's own pages.
@@ -121,6 +171,36 @@ MATRIX: dict[str, Row] = {
     "care:unit_patients": Row(get=CARE_OF_OWN_UNIT, kwargs=own_unit),
     "care:patient_record": Row(get=CARE_OF_OWN_UNIT, kwargs=own_patient),
     "audit:log": Row(get=ADMIN_ONLY),
+    # The patient's programme (302: on to a page of the programme).
+    "programmes:overview": Row(get=OWN_TREATMENT, kwargs=own_enrolment),
+    "programmes:continue": Row(get=expect(404, anonymous=LOGIN, patient=302), kwargs=own_enrolment),
+    "programmes:step": Row(get=OWN_TREATMENT, kwargs=own_step),
+    "programmes:page": Row(get=OWN_TREATMENT, kwargs=own_page),
+    "programmes:mark_read": Row(
+        get=POST_ONLY, post=expect(404, anonymous=LOGIN, patient=302), kwargs=own_page
+    ),
+    "programmes:exercise": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, patient=302),
+        kwargs=own_exercise,
+        post_data={"why-try-text": "Ett svar", "why-try-token": "t", "why-try-action": "save"},
+    ),
+    "programmes:checklist": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, patient=302),
+        kwargs=own_checklist,
+        post_data={"items": "getting-started-1"},
+    ),
+    "programmes:search": Row(get=OWN_TREATMENT, kwargs=own_enrolment),
+    "programmes:pdf": Row(get=OWN_TREATMENT, kwargs=own_enrolment),
+    # Programme media are not patient data: anyone logged in may load them.
+    "programmes:media": Row(get=LOGIN_REQUIRED, kwargs=example_media),
+    # Only staff with a care relation open a step (302: back to the patient record).
+    "programmes:open_step": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=locked_step_of_own_patient,
+    ),
     # django-allauth: accounts.
     "account_login": Row(get=ANONYMOUS_ONLY),
     "account_logout": Row(
@@ -236,7 +316,7 @@ def check(response: Response, expected: Expected, *, persona: str, url: str) -> 
         )
     if parts.netloc:
         return f"{persona}: {url} redirected off-site to {location!r}"
-    if expected.next and parse_qs(parts.query).get("next") != [url]:
+    if expected.next and parse_qs(parts.query).get("next") != [url.removeprefix("POST ")]:
         return f"{persona}: {url} redirected to {location!r} without next={url}"
     return None
 

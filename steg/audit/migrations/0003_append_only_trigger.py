@@ -36,6 +36,6 @@ def drop_trigger(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0001_initial")]
+    dependencies = [("audit", "0002_initial")]
 
     operations = [migrations.RunPython(create_trigger, drop_trigger)]

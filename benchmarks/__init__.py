@@ -1,0 +1,1 @@
+"""Load benchmarks for Steg (run by `make bench`; not part of the test suite)."""

@@ -1,0 +1,286 @@
+"""Operations on programmes and on a patient's work in one.
+
+Every write is one transaction, safe to repeat, and records its audit event in the same
+transaction (patient work) or a progress event for the therapist's overview.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.http import HttpRequest
+from django.utils import timezone
+
+from steg.audit.actions import Actor, record_event
+
+from . import aids
+from .format import Block, ProgrammeSpec, load_programme
+from .models import (
+    ChecklistTick,
+    ExerciseAnswer,
+    Page,
+    PageContent,
+    PageProgress,
+    Programme,
+    ProgrammeMedia,
+    ProgrammeVersion,
+    ProgressEvent,
+    Step,
+    StepOpening,
+)
+
+if TYPE_CHECKING:
+    from steg.accounts.models import User
+    from steg.care.models import Enrolment
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    version: ProgrammeVersion
+    created: bool
+
+
+def import_programme(path: Path, *, imported_by: User | None = None) -> ImportResult:
+    """Validate a programme folder and import it as a new version, unless unchanged.
+
+    Raises ProgrammeFormatError (listing every problem) before anything is written.
+    """
+    spec = load_programme(path, known_aids=set(aids.REGISTRY))
+    return import_spec(spec, imported_by=imported_by)
+
+
+@transaction.atomic
+def import_spec(spec: ProgrammeSpec, *, imported_by: User | None = None) -> ImportResult:
+    existing = ProgrammeVersion.objects.filter(content_hash=spec.content_hash).first()
+    if existing is not None:
+        return ImportResult(existing, created=False)
+    programme, _ = Programme.objects.get_or_create(slug=spec.slug)
+    # Lock the programme row so that two imports cannot take the same version number.
+    programme = Programme.objects.select_for_update().get(pk=programme.pk)
+    number = (programme.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = ProgrammeVersion.objects.create(
+        programme=programme,
+        number=number,
+        content_hash=spec.content_hash,
+        languages=list(spec.languages),
+        titles=spec.titles,
+        descriptions=spec.descriptions,
+        audiences=spec.audiences,
+        guidance=spec.guidance,
+        questionnaire_files={
+            key: data.decode("utf-8") for key, data in spec.questionnaire_files.items()
+        },
+        imported_by=imported_by,
+    )
+    position = 0
+    contents: list[PageContent] = []
+    for step_position, step_spec in enumerate(spec.steps):
+        step = Step.objects.create(
+            version=version,
+            key=step_spec.key,
+            position=step_position,
+            titles=step_spec.titles,
+            summaries=step_spec.summaries,
+            unlock_kind=step_spec.unlock.kind,
+            unlock_days=step_spec.unlock.days,
+        )
+        for page_spec in step_spec.pages:
+            page = Page.objects.create(
+                version=version, step=step, key=page_spec.key, position=position
+            )
+            position += 1
+            for language, content in page_spec.contents.items():
+                contents.append(
+                    PageContent(
+                        page=page,
+                        language=language,
+                        title=content.title,
+                        minutes=content.minutes,
+                        blocks=[block_to_json(block) for block in content.blocks],
+                        text=content.text,
+                    )
+                )
+    PageContent.objects.bulk_create(contents)
+    for media in spec.media:
+        ProgrammeMedia.objects.get_or_create(
+            sha256=media.sha256, defaults={"content_type": media.content_type, "data": media.data}
+        )
+    from .search import index_version
+
+    index_version(version)
+    return ImportResult(version, created=True)
+
+
+def block_to_json(block: Block) -> dict[str, object]:
+    """A block as JSON, without its empty fields."""
+    return {
+        key: value
+        for key, value in dataclasses.asdict(block).items()
+        if value not in ("", 0, (), None) or key == "type"
+    }
+
+
+# --- a patient's work ------------------------------------------------------------------------
+
+
+def _patient_actor(enrolment: Enrolment) -> Actor:
+    return Actor(enrolment.patient.user, "patient", enrolment.unit)
+
+
+@transaction.atomic
+def record_page_view(*, enrolment: Enrolment, page: Page, request: HttpRequest) -> None:
+    now = timezone.now()
+    updated = PageProgress.objects.filter(enrolment=enrolment, page=page).update(last_viewed_at=now)
+    if not updated:
+        try:
+            with transaction.atomic():
+                PageProgress.objects.create(
+                    enrolment=enrolment, page=page, first_viewed_at=now, last_viewed_at=now
+                )
+        except IntegrityError:  # a parallel request created it first
+            pass
+    # Reading programme content is not a read of patient data; the progress event is enough.
+    ProgressEvent.objects.create(
+        enrolment=enrolment, kind=ProgressEvent.Kind.PAGE_VIEWED, subject=page.key, created_at=now
+    )
+
+
+@transaction.atomic
+def mark_page_read(*, enrolment: Enrolment, page: Page, request: HttpRequest) -> bool:
+    """Mark a page as read; returns False when it already was (nothing changes)."""
+    now = timezone.now()
+    progress, _ = PageProgress.objects.select_for_update().get_or_create(
+        enrolment=enrolment, page=page, defaults={"first_viewed_at": now, "last_viewed_at": now}
+    )
+    if progress.read_at is not None:
+        return False
+    progress.read_at = now
+    progress.save(update_fields=["read_at"])
+    ProgressEvent.objects.create(
+        enrolment=enrolment, kind=ProgressEvent.Kind.PAGE_READ, subject=page.key, created_at=now
+    )
+    record_event(
+        action="programmes.page.read",
+        actor=_patient_actor(enrolment),
+        request=request,
+        patient=enrolment.patient,
+        object_type="programmes.page",
+        object_id=page.pk,
+        purpose="self-service",
+        detail={"enrolment": enrolment.pk, "page": page.key},
+    )
+    return True
+
+
+@transaction.atomic
+def save_exercise(
+    *,
+    enrolment: Enrolment,
+    page: Page,
+    key: str,
+    text: str,
+    submit: bool,
+    token: str,
+    request: HttpRequest,
+) -> ExerciseAnswer:
+    """Save a draft, or submit. A repeated submit with the same form token stores nothing."""
+    now = timezone.now()
+    answer, _ = ExerciseAnswer.objects.select_for_update().get_or_create(
+        enrolment=enrolment, key=key, defaults={"page": page, "updated_at": now}
+    )
+    if submit and token and answer.last_submission_token == token:
+        return answer
+    answer.draft = text
+    answer.updated_at = now
+    fields = ["draft", "updated_at"]
+    kind = ProgressEvent.Kind.EXERCISE_SAVED
+    if submit:
+        answer.submitted_text = text
+        answer.status = ExerciseAnswer.Status.SUBMITTED
+        answer.submitted_at = now
+        answer.last_submission_token = token
+        fields += ["submitted_text", "status", "submitted_at", "last_submission_token"]
+        kind = ProgressEvent.Kind.EXERCISE_SUBMITTED
+    answer.save(update_fields=fields)
+    ProgressEvent.objects.create(enrolment=enrolment, kind=kind, subject=key, created_at=now)
+    record_event(
+        action="programmes.exercise.submitted" if submit else "programmes.exercise.saved",
+        actor=_patient_actor(enrolment),
+        request=request,
+        patient=enrolment.patient,
+        object_type="programmes.exerciseanswer",
+        object_id=answer.pk,
+        purpose="self-service",
+        detail={"enrolment": enrolment.pk, "exercise": key, "length": len(text)},
+    )
+    return answer
+
+
+@transaction.atomic
+def set_checklist_item(
+    *, enrolment: Enrolment, item_key: str, checked: bool, request: HttpRequest
+) -> ChecklistTick:
+    now = timezone.now()
+    tick, created = ChecklistTick.objects.select_for_update().get_or_create(
+        enrolment=enrolment, item_key=item_key, defaults={"checked": checked, "updated_at": now}
+    )
+    if not created and tick.checked == checked:
+        return tick
+    if not created:
+        tick.checked = checked
+        tick.updated_at = now
+        tick.save(update_fields=["checked", "updated_at"])
+    ProgressEvent.objects.create(
+        enrolment=enrolment,
+        kind=ProgressEvent.Kind.CHECKLIST_TICKED,
+        subject=item_key,
+        created_at=now,
+    )
+    record_event(
+        action="programmes.checklist.changed",
+        actor=_patient_actor(enrolment),
+        request=request,
+        patient=enrolment.patient,
+        object_type="programmes.checklisttick",
+        object_id=tick.pk,
+        purpose="self-service",
+        detail={"enrolment": enrolment.pk, "item": item_key, "checked": checked},
+    )
+    return tick
+
+
+@transaction.atomic
+def open_step(
+    *, enrolment: Enrolment, step_key: str, actor: Actor, request: HttpRequest
+) -> StepOpening:
+    """A therapist opens a step for this enrolment, whatever its unlock rule."""
+    assert actor.user is not None  # noqa: S101
+    now = timezone.now()
+    opening, created = StepOpening.objects.get_or_create(
+        enrolment=enrolment,
+        step_key=step_key,
+        defaults={"opened_by": actor.user, "opened_at": now},
+    )
+    if created:
+        ProgressEvent.objects.create(
+            enrolment=enrolment,
+            kind=ProgressEvent.Kind.STEP_OPENED,
+            subject=step_key,
+            created_at=now,
+        )
+        record_event(
+            action="programmes.step.opened",
+            actor=actor,
+            request=request,
+            patient=enrolment.patient,
+            object_type="care.enrolment",
+            object_id=enrolment.pk,
+            purpose="care",
+            detail={"step": step_key},
+        )
+    return opening

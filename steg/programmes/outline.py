@@ -1,0 +1,119 @@
+"""A programme version's structure and content in one language, cached in memory.
+
+Versions never change after import, so their outline can be kept for the life of the
+process: a patient page costs no queries for programme content at all. The cache key holds
+the content hash, so a version id reused by a rolled-back test never returns stale content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .format import UnlockRule
+from .models import PageContent, ProgrammeVersion, Step
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    id: int
+    key: str
+    step_key: str
+    position: int
+    title: str
+    minutes: int
+    blocks: tuple[dict[str, Any], ...]
+    text: str
+
+    @property
+    def exercise_keys(self) -> tuple[str, ...]:
+        return tuple(b["key"] for b in self.blocks if b["type"] == "exercise")
+
+    @property
+    def checklist_item_keys(self) -> tuple[str, ...]:
+        return tuple(
+            item[0] for b in self.blocks if b["type"] == "checklist" for item in b["items"]
+        )
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    key: str
+    position: int
+    title: str
+    summary: str
+    rule: UnlockRule
+    pages: tuple[PageInfo, ...]
+
+
+@dataclass(frozen=True)
+class Outline:
+    version_id: int
+    language: str
+    title: str
+    description: str
+    steps: tuple[StepInfo, ...]
+    pages: tuple[PageInfo, ...]
+    page_by_key: dict[str, PageInfo] = field(repr=False)
+    step_by_key: dict[str, StepInfo] = field(repr=False)
+
+    def page_index(self, key: str) -> int:
+        return [p.key for p in self.pages].index(key)
+
+
+def outline_language(version: ProgrammeVersion, language: str) -> str:
+    return language if language in version.languages else version.languages[0]
+
+
+def get_outline(version: ProgrammeVersion, language: str) -> Outline:
+    language = outline_language(version, language)
+    return _load_outline(version.pk, version.content_hash, language)
+
+
+@lru_cache(maxsize=64)
+def _load_outline(version_id: int, content_hash: str, language: str) -> Outline:
+    version = ProgrammeVersion.objects.get(pk=version_id, content_hash=content_hash)
+    steps = list(Step.objects.filter(version_id=version_id).order_by("position"))
+    contents = (
+        PageContent.objects.filter(page__version_id=version_id, language=language)
+        .select_related("page")
+        .order_by("page__position")
+    )
+    pages_by_step: dict[int, list[PageInfo]] = {step.pk: [] for step in steps}
+    step_keys = {step.pk: step.key for step in steps}
+    all_pages: list[PageInfo] = []
+    for content in contents:
+        info = PageInfo(
+            id=content.page_id,
+            key=content.page.key,
+            step_key=step_keys[content.page.step_id],
+            position=content.page.position,
+            title=content.title,
+            minutes=content.minutes,
+            blocks=tuple(content.blocks),
+            text=content.text,
+        )
+        pages_by_step[content.page.step_id].append(info)
+        all_pages.append(info)
+    step_infos = tuple(
+        StepInfo(
+            key=step.key,
+            position=step.position,
+            title=str(step.titles.get(language, "")),
+            summary=str(step.summaries.get(language, "")),
+            rule=UnlockRule(kind=step.unlock_kind, days=step.unlock_days),
+            pages=tuple(pages_by_step[step.pk]),
+        )
+        for step in steps
+    )
+    return Outline(
+        version_id=version_id,
+        language=language,
+        title=str(version.titles.get(language, "")),
+        description=str(version.descriptions.get(language, "")),
+        steps=step_infos,
+        pages=tuple(all_pages),
+        page_by_key={p.key: p for p in all_pages},
+        step_by_key={s.key: s for s in step_infos},
+    )
