@@ -24,6 +24,9 @@ def _clear_outline_cache() -> None:
     from steg.programmes.outline import _load_outline
 
     _load_outline.cache_clear()
+    from steg.questionnaires.loader import clear_cache
+
+    clear_cache()
 
 
 @pytest.fixture

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "steg.audit",
     "steg.care",
     "steg.programmes",
+    "steg.questionnaires",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("steg.accounts.urls")),
     path("", include("steg.care.urls")),
     path("", include("steg.programmes.urls")),
+    path("", include("steg.questionnaires.urls")),
     path("manage/audit/", include("steg.audit.urls")),
     path("account/", include("allauth.urls")),
 ]

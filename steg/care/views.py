@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import get_language
 
 from steg.programmes.outline import get_outline
 from steg.programmes.progress import load_progress
+from steg.questionnaires.due import due_items
 
 from . import access
 from .models import CARE_ROLES
@@ -19,8 +21,11 @@ def patient_start(request: HttpRequest) -> HttpResponse:
     """My treatments."""
     patient = access.get_own_patient(request)
     enrolments = access.own_enrolments(patient) if patient else []
+    due = due_items(enrolments, timezone.localdate(), get_language() or "sv")
     return render(
-        request, "care/patient_start.html", {"patient": patient, "enrolments": enrolments}
+        request,
+        "care/patient_start.html",
+        {"patient": patient, "enrolments": enrolments, "due": due},
     )
 
 

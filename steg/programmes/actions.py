@@ -7,6 +7,7 @@ transaction (patient work) or a progress event for the therapist's overview.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from django.utils import timezone
 from steg.audit.actions import Actor, record_event
 
 from . import aids
-from .format import Block, ProgrammeSpec, load_programme
+from .format import Block, ProgrammeFormatError, ProgrammeSpec, load_programme
 from .models import (
     ChecklistTick,
     ExerciseAnswer,
@@ -50,8 +51,54 @@ def import_programme(path: Path, *, imported_by: User | None = None) -> ImportRe
 
     Raises ProgrammeFormatError (listing every problem) before anything is written.
     """
-    spec = load_programme(path, known_aids=set(aids.REGISTRY))
-    return import_spec(spec, imported_by=imported_by)
+    from steg.questionnaires.library import library_ids
+
+    spec = load_programme(path, known_aids=set(aids.REGISTRY), known_questionnaires=library_ids())
+    return import_spec(with_library_questionnaires(spec), imported_by=imported_by)
+
+
+def with_library_questionnaires(spec: ProgrammeSpec) -> ProgrammeSpec:
+    """Copy the library questionnaires the pages embed into the version (which is immutable).
+
+    Their text takes part in the content hash: a changed library instrument makes the next
+    import a new version, while enrolments keep the one they are pinned to.
+    """
+    from steg.lib.yamldoc import Problems
+    from steg.questionnaires.library import library_text
+    from steg.questionnaires.parse import parse_questionnaire
+
+    used = sorted(
+        {
+            block.key
+            for step in spec.steps
+            for page in step.pages
+            for content in page.contents.values()
+            for block in content.blocks
+            if block.type == "questionnaire"
+        }
+        - set(spec.questionnaire_files)
+    )
+    if not used:
+        return spec
+    files = dict(spec.questionnaire_files)
+    problems = Problems()
+    digest = hashlib.sha256(spec.content_hash.encode())
+    for qid in used:
+        text = library_text(qid)
+        parse_questionnaire(
+            f"questionnaires/{qid}.yaml (library)",
+            text,
+            spec.languages,
+            problems,
+            expected_id=qid,
+        )
+        files[qid] = text.encode("utf-8")
+        digest.update(f"\0{qid}\0{text}".encode())
+    if problems.items:
+        raise ProgrammeFormatError(problems.items)
+    return dataclasses.replace(
+        spec, questionnaire_files=dict(sorted(files.items())), content_hash=digest.hexdigest()
+    )
 
 
 @transaction.atomic

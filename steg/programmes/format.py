@@ -22,7 +22,6 @@ import hashlib
 import mimetypes
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -31,11 +30,19 @@ from typing import Any
 from urllib.parse import unquote
 
 import nh3
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from steg.lib.yamldoc import (
+    SLUG_RE,
+    Problem,
+    Problems,
+    ProgrammeFormatError,
+    YamlDoc,
+    describe,
+)
 
 __all__ = [
     "CALLOUT_VARIANTS",
@@ -82,7 +89,6 @@ MIN_MINUTES = 1
 MAX_MINUTES = 120
 
 PROGRAMME_FILE = "programme.yaml"
-_SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _DIRECTIVE_RE = re.compile(r"^:{3,}(.*)$")
 _OUTSIDE_LINK_RE = re.compile(r"^(https?:|mailto:|tel:|#)", re.IGNORECASE)
@@ -107,27 +113,6 @@ _MEDIA_TYPES: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a programme folder. ``file`` is relative to the folder."""
-
-    file: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.message}"
-
-
-class ProgrammeFormatError(Exception):
-    """The folder is not a valid programme; ``problems`` lists everything found."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
 @dataclass(frozen=True)
@@ -316,181 +301,6 @@ def content_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
-# --------------------------------------------------------------------------- problems
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[Problem] = []
-
-    def add(self, file: str, line: int | None, message: str) -> None:
-        self.items.append(Problem(file, line, message))
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true/false (put text in quotes)"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, int):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-_BAD = object()
-
-
-class _Yaml:
-    """A YAML document composed into nodes, so that every value keeps its line number."""
-
-    def __init__(self, file: str, text: str, problems: _Problems, first_line: int = 1) -> None:
-        self.file = file
-        self.problems = problems
-        self.offset = first_line - 1
-        self.root: Node | None = None
-        self._loader = yaml.SafeLoader(text)
-        try:
-            self.root = self._loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = None if mark is None else mark.line + 1 + self.offset
-            message = " ".join(part for part in (exc.context, exc.problem) if part)
-            problems.add(file, line, f"YAML syntax error: {message or exc}")
-        except yaml.YAMLError as exc:
-            problems.add(file, first_line, f"YAML syntax error: {exc}")
-        except RecursionError:
-            problems.add(file, first_line, "YAML syntax error: nested too deeply")
-
-    def line(self, node: Node) -> int:
-        return int(node.start_mark.line) + 1 + self.offset
-
-    def problem(self, node: Node | None, message: str) -> None:
-        self.problems.add(self.file, None if node is None else self.line(node), message)
-
-    def value(self, node: Node) -> object:
-        try:
-            return self._loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-            self.problem(node, f"invalid value: {exc}")
-            return _BAD
-
-    def mapping(self, node: Node | None, what: str) -> dict[str, Node] | None:
-        """The entries of a mapping node by key; reports duplicate and non-text keys."""
-        if not isinstance(node, MappingNode):
-            self.problem(node, f"{what} must be a mapping of keys to values")
-            return None
-        entries: dict[str, Node] = {}
-        for key_node, value_node in node.value:
-            key = self.value(key_node)
-            if not isinstance(key, str):
-                self.problem(key_node, f"{what}: keys must be text, not {_describe(key)}")
-            elif key in entries:
-                self.problem(key_node, f"{what}: '{key}' is given twice")
-            else:
-                entries[key] = value_node
-        return entries
-
-    def key_line(self, node: Node, key: str) -> int:
-        if isinstance(node, MappingNode):
-            for key_node, _ in node.value:
-                if isinstance(key_node, ScalarNode) and key_node.value == key:
-                    return self.line(key_node)
-        return self.line(node)
-
-    def check_keys(
-        self,
-        node: Node,
-        entries: dict[str, Node],
-        what: str,
-        required: Iterable[str],
-        optional: Iterable[str] = (),
-    ) -> None:
-        required = tuple(required)
-        allowed = set(required) | set(optional)
-        for key in entries:
-            if key not in allowed:
-                self.problems.add(
-                    self.file,
-                    self.key_line(node, key),
-                    f"{what}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})",
-                )
-        for key in required:
-            if key not in entries:
-                self.problem(node, f"{what}: missing required key '{key}'")
-
-    def text(self, node: Node, what: str) -> str | None:
-        value = self.value(node)
-        if value is _BAD:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.problem(node, f"{what} must be non-empty text, not {_describe(value)}")
-            return None
-        return value.strip()
-
-    def integer(self, node: Node, what: str) -> int | None:
-        value = self.value(node)
-        if value is _BAD:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(node, f"{what} must be a whole number, not {_describe(value)}")
-            return None
-        return value
-
-    def slug(self, node: Node, what: str) -> str | None:
-        value = self.text(node, what)
-        if value is not None and not _SLUG_RE.match(value):
-            self.problem(
-                node, f"{what} '{value}' must be lower-case letters, digits and single hyphens"
-            )
-            return None
-        return value
-
-    def sequence(self, node: Node, what: str) -> list[Node] | None:
-        if not isinstance(node, SequenceNode):
-            self.problem(node, f"{what} must be a list")
-            return None
-        return list(node.value)
-
-    def texts(
-        self, node: Node, what: str, languages: Sequence[str] | None
-    ) -> dict[str, str] | None:
-        """Text per language: a mapping with exactly one entry for every language.
-
-        With ``languages`` None (the list itself is broken) only the texts are checked.
-        """
-        entries = self.mapping(node, f"{what} (text per language)")
-        if entries is None:
-            return None
-        result: dict[str, str] = {}
-        ok = True
-        for language, value_node in entries.items():
-            if languages is not None and language not in languages:
-                self.problems.add(
-                    self.file,
-                    self.key_line(node, language),
-                    f"{what}: '{language}' is not one of the programme's languages "
-                    f"({', '.join(languages)})",
-                )
-                ok = False
-                continue
-            text = self.text(value_node, f"{what} ({language})")
-            if text is None:
-                ok = False
-            else:
-                result[language] = text
-        for language in languages or ():
-            if language not in entries:
-                self.problem(node, f"{what}: missing translation for '{language}'")
-                ok = False
-        return result if ok else None
-
-
 # --------------------------------------------------------------------------- markdown
 
 _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -611,7 +421,7 @@ class _PageParser:
         return _ParsedPage(self.file, self.key, content, self.markers, self.structure_reliable)
 
     def _front_matter(self, source: str) -> tuple[str, int] | None:
-        doc = _Yaml(self.file, source, self.loader.problems, first_line=2)
+        doc = YamlDoc(self.file, source, self.loader.problems, first_line=2)
         if doc.root is None:
             if not any(p.file == self.file for p in self.loader.problems.items):
                 self.problem(2, "front matter is empty: it needs 'title:' and 'minutes:'")
@@ -794,7 +604,7 @@ class _PageParser:
         return Block(type=name, src=src, captions=captions, html=body)
 
     def _answer_key(self, key: str, line: int) -> str:
-        if not _SLUG_RE.match(key):
+        if not SLUG_RE.match(key):
             self.structure_problem(
                 line, f"key '{key}' must be lower-case letters, digits and single hyphens"
             )
@@ -931,7 +741,7 @@ class _Loader:
         self, root: Path, questionnaires: AbstractSet[str], aids: AbstractSet[str]
     ) -> None:
         self.root = root
-        self.problems = _Problems()
+        self.problems = Problems()
         self.questionnaires: set[str] = set(questionnaires)
         self.aids: set[str] = set(aids)
         self.page_keys: set[str] = set()
@@ -972,13 +782,20 @@ class _Loader:
             sha = hashlib.sha256(data).hexdigest()
             self.media[relative] = MediaFile(relative, sha, content_type, data)
 
-    def load_questionnaires(self, files: list[str]) -> None:
+    def load_questionnaires(self, files: list[str], languages: tuple[str, ...] | None) -> None:
+        """Validate every ``questionnaires/<id>.yaml`` in the programme's ``languages``.
+
+        With ``languages`` None (programme.yaml is broken) only the YAML syntax is checked.
+        """
+        # Imported here: the questionnaire parser takes LANGUAGES from this module.
+        from steg.questionnaires.parse import parse_questionnaire
+
         for relative in files:
             if not relative.startswith("questionnaires/"):
                 continue
             name = relative.removeprefix("questionnaires/")
             ident, suffix = posixpath.splitext(name)
-            if suffix != ".yaml" or "/" in name or not _SLUG_RE.match(ident):
+            if suffix != ".yaml" or "/" in name or not SLUG_RE.match(ident):
                 self.problems.add(
                     relative, None, "questionnaires are files questionnaires/<id>.yaml"
                 )
@@ -986,7 +803,10 @@ class _Loader:
             text = self.read_text(relative)
             if text is None:
                 continue
-            _Yaml(relative, text, self.problems)  # reports syntax errors only
+            if languages is None:
+                YamlDoc(relative, text, self.problems)  # reports syntax errors only
+            else:
+                parse_questionnaire(relative, text, languages, self.problems, expected_id=ident)
             self.questionnaires.add(ident)
             self.questionnaire_files[ident] = (self.root / relative).read_bytes()
 
@@ -999,7 +819,7 @@ class _Loader:
         text = self.read_text(PROGRAMME_FILE)
         if text is None:
             return None
-        doc = _Yaml(PROGRAMME_FILE, text, self.problems)
+        doc = YamlDoc(PROGRAMME_FILE, text, self.problems)
         if doc.root is None:
             if not self.problems.items:
                 self.problems.add(PROGRAMME_FILE, 1, "is empty")
@@ -1050,7 +870,7 @@ class _Loader:
         self._check_unique_steps_and_pages(doc, steps)
         return found, steps
 
-    def _languages(self, doc: _Yaml, node: Node | None) -> tuple[str, ...] | None:
+    def _languages(self, doc: YamlDoc, node: Node | None) -> tuple[str, ...] | None:
         """The valid languages listed; None when there is no usable list at all."""
         if node is None:
             return None
@@ -1076,7 +896,7 @@ class _Loader:
         return tuple(result) or None
 
     def _step(
-        self, doc: _Yaml, node: Node, index: int, languages: tuple[str, ...] | None
+        self, doc: YamlDoc, node: Node, index: int, languages: tuple[str, ...] | None
     ) -> _StepDraft:
         draft = _StepDraft(None, None, {}, None, [], pages_ok=False)
         what = f"step {index + 1}"
@@ -1119,7 +939,7 @@ class _Loader:
                     draft.pages.append((page_key, doc.line(page_node)))
         return draft
 
-    def _check_unique_steps_and_pages(self, doc: _Yaml, steps: list[_StepDraft]) -> None:
+    def _check_unique_steps_and_pages(self, doc: YamlDoc, steps: list[_StepDraft]) -> None:
         step_keys: set[str] = set()
         page_lines: dict[str, int] = {}
         for step in steps:
@@ -1226,7 +1046,7 @@ class _Loader:
                             seen[answer_key] = (page.file if page else "", marker.line)
 
 
-def _compare_structure(first: _ParsedPage, other: _ParsedPage, problems: _Problems) -> None:
+def _compare_structure(first: _ParsedPage, other: _ParsedPage, problems: Problems) -> None:
     for index in range(max(len(first.markers), len(other.markers))):
         mine = first.markers[index] if index < len(first.markers) else None
         theirs = other.markers[index] if index < len(other.markers) else None
@@ -1252,7 +1072,7 @@ def _compare_structure(first: _ParsedPage, other: _ParsedPage, problems: _Proble
         return
 
 
-def _unlock_rule(doc: _Yaml, node: Node, what: str) -> UnlockRule | None:
+def _unlock_rule(doc: YamlDoc, node: Node, what: str) -> UnlockRule | None:
     simple = [k for k in UNLOCK_KINDS if k not in _DAY_KINDS]
     forms = f"{', '.join(simple)}, {{days_after_start: N}} or {{days_after_quit_date: N}}"
     if isinstance(node, ScalarNode):
@@ -1277,7 +1097,7 @@ def _unlock_rule(doc: _Yaml, node: Node, what: str) -> UnlockRule | None:
             doc.problem(days_node, f"{what}: unlock {kind} needs a number of days")
             return None
         if isinstance(days, bool) or not isinstance(days, int):
-            doc.problem(days_node, f"{what}: days must be a whole number, not {_describe(days)}")
+            doc.problem(days_node, f"{what}: days must be a whole number, not {describe(days)}")
             return None
         if days < 0:
             doc.problem(days_node, f"{what}: days must be 0 or more, not {days}")
@@ -1305,16 +1125,16 @@ def load_programme(
     loader = _Loader(root, known_questionnaires, known_aids)
     files = _folder_files(root)
     loader.load_media(files)
-    loader.load_questionnaires(files)
     manifest = loader.load_manifest()
     found: dict[str, Any] = {}
     drafts: list[_StepDraft] = []
     parsed: dict[tuple[str, str], _ParsedPage] = {}
     if manifest is not None:
         found, drafts = manifest
-        if found["languages"] is not None:
-            parsed = loader.load_pages(drafts, found["languages"], files)
-            loader.check_pages_agree(drafts, found["languages"], parsed)
+    loader.load_questionnaires(files, found.get("languages"))
+    if manifest is not None and found["languages"] is not None:
+        parsed = loader.load_pages(drafts, found["languages"], files)
+        loader.check_pages_agree(drafts, found["languages"], parsed)
     if loader.problems.items or manifest is None:
         problems = sorted(loader.problems.items, key=lambda p: (p.file, p.line or 0))
         raise ProgrammeFormatError(problems)

@@ -229,6 +229,7 @@ class ProgressEvent(models.Model):
         EXERCISE_SUBMITTED = "exercise_submitted", _("exercise submitted")
         CHECKLIST_TICKED = "checklist_ticked", _("checklist ticked")
         STEP_OPENED = "step_opened", _("step opened by the therapist")
+        QUESTIONNAIRE_SUBMITTED = "questionnaire_submitted", _("questionnaire submitted")
 
     enrolment = models.ForeignKey(
         "care.Enrolment", on_delete=models.CASCADE, related_name="progress_events"

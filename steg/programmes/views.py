@@ -113,6 +113,7 @@ def _page_context(
     next_page = outline.pages[index + 1] if index + 1 < len(outline.pages) else None
     blocks = []
     aid_context = aids.AidContext(enrolment=enrolment, outline=outline, language=outline.language)
+    due_by_id: dict[str, Any] | None = None
     for block in page.blocks:
         item: dict[str, Any] = {
             "block": block,
@@ -128,6 +129,19 @@ def _page_context(
             item.update(form=form, answer=answer)
         elif block["type"] == "checklist":
             item["ticked"] = {k for k, _label in block["items"] if progress.ticks.get(k)}
+        elif block["type"] == "questionnaire":
+            if due_by_id is None:
+                from steg.questionnaires.due import due_for_enrolment
+
+                due_by_id = {
+                    due.questionnaire.id: due
+                    for due in due_for_enrolment(
+                        enrolment, timezone.localdate(), outline.language, include_done=True
+                    )
+                }
+            due = due_by_id.get(block["key"])
+            if due is not None:
+                item.update(title=due.title, days=due.days, done=due.done)
         elif block["type"] == "aid":
             aid = aids.REGISTRY.get(block["key"] or block.get("variant", ""))
             if aid is not None:

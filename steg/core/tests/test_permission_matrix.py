@@ -124,6 +124,34 @@ def locked_step_of_own_patient(world: World) -> dict[str, object]:
     return {"enrolment_id": world.enrolment.pk, "step_key": "looking-back"}
 
 
+def own_questionnaire(world: World) -> dict[str, object]:
+    return {"enrolment_id": world.enrolment.pk, "questionnaire_id": "mood"}
+
+
+def own_response(world: World) -> dict[str, object]:
+    from steg.questionnaires.models import Response
+
+    now = timezone.now()
+    response, _ = Response.objects.get_or_create(
+        enrolment=world.enrolment,
+        questionnaire_id="mood",
+        day=timezone.localdate(),
+        defaults={
+            "status": Response.Status.SUBMITTED,
+            "answers": {},
+            "language": "sv",
+            "created_at": now,
+            "updated_at": now,
+            "submitted_at": now,
+        },
+    )
+    return {
+        "enrolment_id": world.enrolment.pk,
+        "questionnaire_id": "mood",
+        "day": response.day.isoformat(),
+    }
+
+
 @dataclass(frozen=True)
 class Row:
     get: dict[str, Expected]
@@ -201,6 +229,16 @@ MATRIX: dict[str, Row] = {
         post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
         kwargs=locked_step_of_own_patient,
     ),
+    # The patient's questionnaires (302 after a POST: saved, back to the form).
+    "questionnaires:list": Row(get=OWN_TREATMENT, kwargs=own_enrolment),
+    "questionnaires:fill": Row(
+        get=OWN_TREATMENT,
+        post=expect(404, anonymous=LOGIN, patient=302),
+        kwargs=own_questionnaire,
+        post_data={"action": "save", "token": "t"},
+    ),
+    "questionnaires:result": Row(get=OWN_TREATMENT, kwargs=own_response),
+    "questionnaires:measurements": Row(get=OWN_TREATMENT, kwargs=own_enrolment),
     # django-allauth: accounts.
     "account_login": Row(get=ANONYMOUS_ONLY),
     "account_logout": Row(

@@ -169,7 +169,8 @@ def test_example_questionnaire_is_embedded_and_its_file_passed_through() -> None
     spec = load_programme(EXAMPLE)
 
     assert spec.questionnaire_files == {
-        "mood": (EXAMPLE / "questionnaires" / "mood.yaml").read_bytes()
+        "diary": (EXAMPLE / "questionnaires" / "diary.yaml").read_bytes(),
+        "mood": (EXAMPLE / "questionnaires" / "mood.yaml").read_bytes(),
     }
     blocks = page_blocks(spec, "looking-back", "sv")
     assert [(b.type, b.key) for b in blocks if b.type == "questionnaire"] == [
@@ -703,7 +704,7 @@ def test_unknown_questionnaire(folder: Path) -> None:
 
     found = problems(folder)
     assert len(found) == 2
-    assert found[0].message == "unknown questionnaire 'ftnd' (known: mood)"
+    assert found[0].message == "unknown questionnaire 'ftnd' (known: diary, mood)"
     assert found[0].line == BODY
 
 
@@ -911,3 +912,75 @@ def test_any_page_body_loads_or_reports_problems() -> None:
                 assert all(p.file and p.message for p in error.problems)
 
         check()
+
+
+# --------------------------------------------------------------------------- questionnaires
+
+
+def test_a_broken_questionnaire_is_reported_with_its_file_and_line(folder: Path) -> None:
+    edit(folder, "questionnaires/mood.yaml", "    maxValue: 10\n", "    maxValue: ten\n")
+
+    problem = only_problem(folder)
+
+    assert problem.file == "questionnaires/mood.yaml"
+    assert problem.line == 52
+    assert problem.message == "item 'stress': maxValue must be a whole number, not text"
+
+
+def test_every_problem_of_a_questionnaire_is_reported_with_the_rest(folder: Path) -> None:
+    edit(folder, "questionnaires/diary.yaml", "answer: true", "answer: 3")
+    edit(folder, "questionnaires/mood.yaml", "  items: [feeling, stress]", "  items: [feelings]")
+    edit(folder, "programme.yaml", "guidance: self-help", "guidance: self-help\ncolour: blue")
+
+    found = [(p.file, p.line) for p in problems(folder)]
+
+    assert found == [
+        ("programme.yaml", 15),
+        ("questionnaires/diary.yaml", 30),
+        ("questionnaires/mood.yaml", 67),
+    ]
+
+
+def test_a_questionnaire_needs_every_language_of_the_programme(folder: Path) -> None:
+    edit(folder, "questionnaires/diary.yaml", "      en: Did you use tobacco today?\n", "")
+
+    problem = only_problem(folder)
+
+    assert (problem.file, problem.line) == ("questionnaires/diary.yaml", 21)
+    assert problem.message == "item 'used': text: missing translation for 'en'"
+
+
+def test_a_questionnaire_id_must_be_its_file_name(folder: Path) -> None:
+    edit(folder, "questionnaires/diary.yaml", "id: diary", "id: mood")
+
+    problem = only_problem(folder)
+
+    assert (problem.file, problem.line) == ("questionnaires/diary.yaml", 3)
+    assert "must be the file name without .yaml: 'diary'" in problem.message
+
+
+def test_a_broken_questionnaire_can_still_be_embedded_without_more_noise(folder: Path) -> None:
+    write(folder, "questionnaires/mood.yaml", "id: mood\ntitle: [\n")
+
+    problem = only_problem(folder)
+
+    assert problem.file == "questionnaires/mood.yaml"
+    assert problem.message.startswith("YAML syntax error")
+
+
+def test_with_a_broken_programme_file_questionnaires_are_checked_for_syntax(folder: Path) -> None:
+    edit(folder, "programme.yaml", "languages: [sv, en]", "languages: [sv, en")
+    write(folder, "questionnaires/extra.yaml", "id: extra\n  title: x\n")
+
+    found = sorted(p.file for p in problems(folder))
+
+    assert found == ["programme.yaml", "questionnaires/extra.yaml"]
+
+
+def test_library_questionnaires_passed_by_the_caller_may_be_embedded(folder: Path) -> None:
+    set_page(folder, "how-it-works", "::: questionnaire ftnd-st\n:::\n")
+
+    spec = load_programme(folder, known_questionnaires={"ftnd", "ftnd-st"})
+
+    assert page_blocks(spec, "how-it-works", "en") == (Block(type="questionnaire", key="ftnd-st"),)
+    assert set(spec.questionnaire_files) == {"diary", "mood"}

@@ -1,0 +1,100 @@
+"""What a patient has to fill in: due questionnaires per enrolment, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from .definition import Questionnaire
+from .loader import questionnaires_of
+from .models import Response
+from .render import text_in
+from .schedule import fillable_days
+
+if TYPE_CHECKING:
+    from steg.care.models import Enrolment
+
+
+@dataclass(frozen=True)
+class DueItem:
+    enrolment: Enrolment
+    questionnaire: Questionnaire
+    title: str
+    days: tuple[datetime.date, ...]  # fillable now, newest first
+    done: tuple[datetime.date, ...]  # submitted, newest first
+
+    @property
+    def is_due(self) -> bool:
+        return bool(self.days)
+
+
+def enrolment_start(enrolment: Enrolment) -> datetime.date:
+    started = enrolment.started_at or enrolment.created_at
+    return timezone.localdate(started)
+
+
+def done_days_by_questionnaire(
+    enrolments: Iterable[Enrolment],
+) -> dict[tuple[int, str], set[datetime.date]]:
+    """The days each questionnaire was submitted for, per enrolment (one query)."""
+    done: dict[tuple[int, str], set[datetime.date]] = defaultdict(set)
+    rows = Response.objects.filter(
+        enrolment__in=[e.pk for e in enrolments], status=Response.Status.SUBMITTED
+    ).values_list("enrolment_id", "questionnaire_id", "day")
+    for enrolment_id, questionnaire_id, day in rows:
+        done[(enrolment_id, questionnaire_id)].add(day)
+    return done
+
+
+def fillable_now(
+    questionnaire: Questionnaire,
+    enrolment: Enrolment,
+    today: datetime.date,
+    done: Collection[datetime.date],
+) -> list[datetime.date]:
+    return fillable_days(
+        questionnaire.schedule,
+        start=enrolment_start(enrolment),
+        quit_date=enrolment.quit_date,
+        today=today,
+        done_days=done,
+    )
+
+
+def due_items(
+    enrolments: Iterable[Enrolment],
+    today: datetime.date,
+    language: str,
+    *,
+    include_done: bool = False,
+) -> list[DueItem]:
+    """Questionnaires open to fill in for the active enrolments (and, asked, those done)."""
+    enrolments = [e for e in enrolments if e.status == e.Status.ACTIVE]
+    done_by = done_days_by_questionnaire(enrolments) if enrolments else {}
+    items = []
+    for enrolment in enrolments:
+        for questionnaire in questionnaires_of(enrolment.programme_version).values():
+            done = done_by.get((enrolment.pk, questionnaire.id), set())
+            days = fillable_now(questionnaire, enrolment, today, done)
+            if days or (include_done and done):
+                items.append(
+                    DueItem(
+                        enrolment=enrolment,
+                        questionnaire=questionnaire,
+                        title=text_in(questionnaire.title, language),
+                        days=tuple(days),
+                        done=tuple(sorted(done, reverse=True)),
+                    )
+                )
+    return items
+
+
+def due_for_enrolment(
+    enrolment: Enrolment, today: datetime.date, language: str, *, include_done: bool = False
+) -> list[DueItem]:
+    return due_items([enrolment], today, language, include_done=include_done)

@@ -1,0 +1,293 @@
+"""The patient's questionnaires: fill in (with drafts and enableWhen), result, measurements."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from steg.audit.actions import Actor, record_event
+from steg.care.access import get_enrolment_for_patient
+from steg.care.models import Enrolment
+
+from . import actions, logic, measurements
+from .definition import Questionnaire
+from .due import done_days_by_questionnaire, due_for_enrolment, enrolment_start, fillable_now
+from .loader import get_questionnaire
+from .models import Response
+from .render import build_fields, flatten, text_in
+from .schedule import is_fillable
+
+
+def _language() -> str:
+    return get_language() or "sv"
+
+
+def _questionnaire(
+    request: HttpRequest, enrolment: Enrolment, questionnaire_id: str
+) -> Questionnaire:
+    questionnaire = get_questionnaire(enrolment.programme_version, questionnaire_id)
+    if questionnaire is None:
+        record_event(
+            action="questionnaires.access_denied",
+            actor=Actor(request.user, "patient", enrolment.unit),  # type: ignore[arg-type]
+            request=request,
+            patient=enrolment.patient,
+            object_type="questionnaires.questionnaire",
+            object_id=questionnaire_id[:64],
+            purpose="self-service",
+            detail={"enrolment": enrolment.pk, "reason": "not in this version"},
+        )
+        raise Http404("No such questionnaire")
+    return questionnaire
+
+
+def _parse_day(raw: str | None) -> datetime.date | None:
+    if not raw:
+        return None
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def _form_context(
+    request: HttpRequest,
+    enrolment: Enrolment,
+    questionnaire: Questionnaire,
+    day: datetime.date,
+    values: dict[str, list[str]],
+    errors: dict[str, str],
+    *,
+    token: str,
+    saved_at: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    language = _language()
+    answers = logic.validate(questionnaire, values, language, for_submit=False).answers
+    enabled = logic.enabled_items(questionnaire, answers)
+    fields = build_fields(questionnaire, language, values, errors, enabled)
+    return {
+        "enrolment": enrolment,
+        "questionnaire": questionnaire,
+        "title": text_in(questionnaire.title, language),
+        "description": text_in(questionnaire.description, language)
+        if questionnaire.description
+        else "",
+        "day": day,
+        "is_today": day == timezone.localdate(),
+        "fields": fields,
+        "error_fields": [f for f in flatten(fields) if f.error],
+        "token": token,
+        "saved_at": saved_at,
+        "writable": enrolment.status == Enrolment.Status.ACTIVE,
+        "action_url": reverse("questionnaires:fill", args=[enrolment.pk, questionnaire.id])
+        + f"?day={day.isoformat()}",
+    }
+
+
+def _result_url(enrolment: Enrolment, questionnaire: Questionnaire, day: datetime.date) -> str:
+    return reverse("questionnaires:result", args=[enrolment.pk, questionnaire.id, day.isoformat()])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def fill(request: HttpRequest, enrolment_id: int, questionnaire_id: str) -> HttpResponse:
+    enrolment = get_enrolment_for_patient(request, enrolment_id)
+    questionnaire = _questionnaire(request, enrolment, questionnaire_id)
+    today = timezone.localdate()
+    start = enrolment_start(enrolment)
+    asked = request.GET.get("day")
+    day = _parse_day(asked)
+    if day is None:
+        if asked:
+            messages.error(request, _("That date could not be read. Choose a day from the list."))
+            return redirect("questionnaires:list", enrolment_id=enrolment.pk)
+        done = done_days_by_questionnaire([enrolment]).get((enrolment.pk, questionnaire.id), set())
+        days = fillable_now(questionnaire, enrolment, today, done)
+        if not days:
+            latest = max(done, default=None)
+            if latest is not None:
+                return redirect(_result_url(enrolment, questionnaire, latest))
+            messages.info(request, _("This questionnaire is not open to fill in yet."))
+            return redirect("questionnaires:list", enrolment_id=enrolment.pk)
+        day = days[0]
+    if not is_fillable(
+        questionnaire.schedule, day, start=start, quit_date=enrolment.quit_date, today=today
+    ):
+        messages.error(
+            request,
+            _("You cannot fill this in for %(day)s. Choose a day from the list.")
+            % {"day": day.isoformat()},
+        )
+        return redirect("questionnaires:list", enrolment_id=enrolment.pk)
+    existing = Response.objects.filter(
+        enrolment=enrolment, questionnaire_id=questionnaire.id, day=day
+    ).first()
+    if request.method == "GET":
+        if existing and existing.status == Response.Status.SUBMITTED:
+            return redirect(_result_url(enrolment, questionnaire, day))
+        if existing:
+            answers = logic.answers_from_json(questionnaire, existing.answers)
+            values = logic.answers_to_form(questionnaire, answers)
+        else:
+            values = _initial_values(questionnaire)
+        context = _form_context(
+            request, enrolment, questionnaire, day, values, {}, token=uuid.uuid4().hex
+        )
+        return render(request, "questionnaires/fill.html", context)
+    return _post(request, enrolment, questionnaire, day, existing)
+
+
+def _initial_values(questionnaire: Questionnaire) -> dict[str, list[str]]:
+    initial = {i.link_id: i.initial for i in questionnaire.all_items() if i.initial}
+    return logic.answers_to_form(questionnaire, initial)
+
+
+def _post(
+    request: HttpRequest,
+    enrolment: Enrolment,
+    questionnaire: Questionnaire,
+    day: datetime.date,
+    existing: Response | None,
+) -> HttpResponse:
+    language = _language()
+    values = {
+        key: request.POST.getlist(key)
+        for key in request.POST
+        if key not in ("csrfmiddlewaretoken", "token", "action")
+    }
+    token = request.POST.get("token", "")[:64]
+    action = request.POST.get("action", "")
+    is_htmx = bool(getattr(request, "htmx", False))
+    if enrolment.status != Enrolment.Status.ACTIVE:
+        text = _("This treatment is not active, so nothing can be changed.")
+        if is_htmx:
+            return render(request, "programmes/_status_error.html", {"text": text}, status=409)
+        messages.error(request, text)
+        return redirect("questionnaires:list", enrolment_id=enrolment.pk)
+    if existing and existing.status == Response.Status.SUBMITTED:
+        if not (token and existing.submission_token == token):
+            messages.info(request, _("You have already answered this. Here is your result."))
+        return redirect(_result_url(enrolment, questionnaire, day))
+    submitting = action == "submit"
+    validation = logic.validate(questionnaire, values, language, for_submit=submitting)
+    if validation.errors:
+        context = _form_context(
+            request, enrolment, questionnaire, day, values, validation.errors, token=token
+        )
+        if is_htmx:
+            # Answering as they go: follow-up questions appear or go, and a field's problem
+            # shows by the field; nothing is saved until it is put right.
+            return render(request, "questionnaires/fill.html#items", context)
+        return render(request, "questionnaires/fill.html", context, status=422)
+    if submitting:
+        try:
+            actions.submit(
+                enrolment=enrolment,
+                questionnaire=questionnaire,
+                day=day,
+                answers=validation.answers,
+                language=language,
+                token=token,
+                request=request,
+            )
+        except actions.AlreadySubmitted:
+            messages.info(request, _("You have already answered this. Here is your result."))
+        return redirect(_result_url(enrolment, questionnaire, day))
+    try:
+        actions.save_draft(
+            enrolment=enrolment,
+            questionnaire=questionnaire,
+            day=day,
+            answers=validation.answers,
+            language=language,
+        )
+    except actions.AlreadySubmitted:
+        return redirect(_result_url(enrolment, questionnaire, day))
+    if is_htmx:
+        context = _form_context(
+            request,
+            enrolment,
+            questionnaire,
+            day,
+            values,
+            {},
+            token=token,
+            saved_at=timezone.localtime(),
+        )
+        return render(request, "questionnaires/fill.html#items", context)
+    messages.success(request, _("Your answers are saved. You can come back and finish later."))
+    fill_url = reverse("questionnaires:fill", args=[enrolment.pk, questionnaire.id])
+    return redirect(f"{fill_url}?day={day.isoformat()}")
+
+
+@login_required
+@require_GET
+def result(
+    request: HttpRequest, enrolment_id: int, questionnaire_id: str, day: str
+) -> HttpResponse:
+    enrolment = get_enrolment_for_patient(request, enrolment_id)
+    questionnaire = _questionnaire(request, enrolment, questionnaire_id)
+    the_day = _parse_day(day)
+    response = (
+        Response.objects.filter(
+            enrolment=enrolment,
+            questionnaire_id=questionnaire.id,
+            day=the_day,
+            status=Response.Status.SUBMITTED,
+        ).first()
+        if the_day
+        else None
+    )
+    if response is None:
+        raise Http404("No such response")
+    language = _language()
+    answers = logic.answers_from_json(questionnaire, response.answers)
+    score = (
+        logic.score_from_json(questionnaire, response.score) if response.score is not None else None
+    )
+    context = {
+        "enrolment": enrolment,
+        "questionnaire": questionnaire,
+        "title": text_in(questionnaire.title, language),
+        "response": response,
+        "score": score,
+        "band_title": text_in(score.band.title, language) if score and score.band else "",
+        "feedback": text_in(score.band.feedback, language) if score and score.band else "",
+        "summary": measurements.answer_summary(questionnaire, answers, language),
+        "charted": measurements.has_series(questionnaire),
+    }
+    return render(request, "questionnaires/result.html", context)
+
+
+@login_required
+@require_GET
+def questionnaire_list(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    enrolment = get_enrolment_for_patient(request, enrolment_id)
+    today = timezone.localdate()
+    items = due_for_enrolment(enrolment, today, _language(), include_done=True)
+    return render(
+        request,
+        "questionnaires/list.html",
+        {"enrolment": enrolment, "items": items, "today": today},
+    )
+
+
+@login_required
+@require_GET
+def measurements_view(request: HttpRequest, enrolment_id: int) -> HttpResponse:
+    enrolment = get_enrolment_for_patient(request, enrolment_id)
+    charts = measurements.charts_for(enrolment, _language())
+    return render(
+        request, "questionnaires/measurements.html", {"enrolment": enrolment, "charts": charts}
+    )
