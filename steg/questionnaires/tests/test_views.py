@@ -171,7 +171,8 @@ def test_submitting_scores_at_once_and_shows_the_feedback(
     event = AuditEvent.objects.get(action="questionnaires.response.submitted")
     assert event.patient_id == world.patient.pk
     assert event.detail["band"] == "heavier"
-    assert ProgressEvent.objects.filter(kind=ProgressEvent.Kind.QUESTIONNAIRE_SUBMITTED).count() == 1
+    submitted = ProgressEvent.Kind.QUESTIONNAIRE_SUBMITTED
+    assert ProgressEvent.objects.filter(kind=submitted).count() == 1
 
 
 def test_a_double_submit_stores_one_response(world: World, patient: Client) -> None:
@@ -188,9 +189,8 @@ def test_a_submitted_response_is_final(world: World, patient: Client) -> None:
     post(patient, world, "mood", {**GOOD_MOOD, "action": "submit"})
     before = list(Response.objects.values())
 
-    again = post(
-        patient, world, "mood", {"feeling": "good", "stress": "0", "action": "submit", "token": "t2"}
-    )
+    other = {"feeling": "good", "stress": "0", "action": "submit", "token": "t2"}
+    again = post(patient, world, "mood", other)
 
     assert again.status_code == 302
     assert list(Response.objects.values()) == before
