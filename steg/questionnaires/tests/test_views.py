@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django import DjangoAssertNumQueries
 
 from steg.audit.models import AuditEvent
 from steg.care.models import Enrolment
@@ -311,7 +312,7 @@ def test_the_programme_page_shows_the_questionnaire_block(
 
 
 def test_the_fill_page_runs_a_fixed_number_of_queries(
-    world: World, patient: Client, django_assert_max_num_queries: Callable[..., object]
+    world: World, patient: Client, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     patient.get(fill_url(world, "diary"))
     Enrolment.objects.filter(pk=world.enrolment.pk).update(
@@ -321,9 +322,9 @@ def test_the_fill_page_runs_a_fixed_number_of_queries(
         day = timezone.localdate() - datetime.timedelta(days=offset)
         data = {"used": "false", "craving": "2", "action": "submit", "token": f"q{offset}"}
         post(patient, world, "diary", data, day=day)
-    with django_assert_max_num_queries(8):  # type: ignore[operator]
+    with django_assert_max_num_queries(8):
         assert patient.get(fill_url(world, "diary")).status_code in (200, 302)
-    with django_assert_max_num_queries(8):  # type: ignore[operator]
+    with django_assert_max_num_queries(8):
         assert (
             patient.get(reverse("questionnaires:measurements", args=[world.enrolment.pk]))
         ).status_code == 200
