@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -45,7 +45,7 @@ def post(
     client: Client,
     world: World,
     qid: str,
-    data: dict[str, object],
+    data: Mapping[str, object],
     *,
     day: datetime.date | None = None,
     htmx: bool = False,
