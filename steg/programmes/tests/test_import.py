@@ -250,3 +250,50 @@ def test_an_import_that_fails_while_indexing_writes_nothing(db: None) -> None:
     assert counts() == dict.fromkeys(counts(), 0)
     # And a later import succeeds as version 1.
     assert import_programme(EXAMPLE_PROGRAMME).version.number == 1
+
+
+def _with_ftnd(tmp_path: Path) -> Path:
+    target = tmp_path / "with-ftnd"
+    shutil.copytree(EXAMPLE_PROGRAMME, target)
+    for language in ("sv", "en"):
+        page = target / "pages" / language / "looking-back.md"
+        page.write_text(
+            page.read_text(encoding="utf-8") + "\n::: questionnaire ftnd\n:::\n", encoding="utf-8"
+        )
+    return target
+
+
+def test_a_library_instrument_a_page_embeds_is_copied_into_the_version(
+    db: None, tmp_path: Path
+) -> None:
+    from steg.questionnaires.library import library_text
+    from steg.questionnaires.loader import get_questionnaire
+
+    folder = _with_ftnd(tmp_path)
+    version = import_programme(folder).version
+
+    assert version.questionnaire_files["ftnd"] == library_text("ftnd")
+    ftnd = get_questionnaire(version, "ftnd")
+    assert ftnd is not None and ftnd.scoring is not None
+    # Unchanged folder and library: no new version.
+    assert import_programme(folder).created is False
+
+
+def test_a_changed_library_instrument_makes_the_next_import_a_new_version(
+    db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from steg.questionnaires import library
+
+    folder = _with_ftnd(tmp_path)
+    first = import_programme(folder).version
+    original = library.library_text("ftnd")
+    monkeypatch.setattr(
+        library, "library_text", lambda ident: original + "\n# revised\n"
+    )
+
+    second = import_programme(folder)
+
+    assert second.created is True
+    assert second.version.content_hash != first.content_hash
+    first.refresh_from_db()
+    assert first.questionnaire_files["ftnd"] == original
