@@ -287,9 +287,7 @@ def test_a_changed_library_instrument_makes_the_next_import_a_new_version(
     folder = _with_ftnd(tmp_path)
     first = import_programme(folder).version
     original = library.library_text("ftnd")
-    monkeypatch.setattr(
-        library, "library_text", lambda ident: original + "\n# revised\n"
-    )
+    monkeypatch.setattr(library, "library_text", lambda ident: original + "\n# revised\n")
 
     second = import_programme(folder)
 
