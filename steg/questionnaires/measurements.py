@@ -116,7 +116,7 @@ def charts_for(enrolment: Enrolment, language: str) -> list[ChartView]:
             series_list.append(
                 Series(
                     key=f"{qid}-total",
-                    label=_("%(title)s: score") % {"title": title},
+                    label=_("%(title)s – score") % {"title": title},
                     points=tuple(points),
                     min_value=low,
                     max_value=high,
