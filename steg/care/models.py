@@ -84,6 +84,10 @@ class Enrolment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     quit_date = models.DateField(_("quit date"), null=True, blank=True)
+    # Facts about the patient that programme content adapts to, set by staff (for example at
+    # the assessment talk): {"tobacco": "snus"}. Names and values are declared by the
+    # programme (programme.yaml `attributes`).
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("enrolment")

@@ -122,6 +122,7 @@ def import_spec(spec: ProgrammeSpec, *, imported_by: User | None = None) -> Impo
         questionnaire_files={
             key: data.decode("utf-8") for key, data in spec.questionnaire_files.items()
         },
+        attributes={attribute.name: attribute.to_json() for attribute in spec.attributes},
         imported_by=imported_by,
     )
     position = 0
@@ -138,7 +139,11 @@ def import_spec(spec: ProgrammeSpec, *, imported_by: User | None = None) -> Impo
         )
         for page_spec in step_spec.pages:
             page = Page.objects.create(
-                version=version, step=step, key=page_spec.key, position=position
+                version=version,
+                step=step,
+                key=page_spec.key,
+                position=position,
+                when=page_spec.when,
             )
             position += 1
             for language, content in page_spec.contents.items():
@@ -164,7 +169,7 @@ def import_spec(spec: ProgrammeSpec, *, imported_by: User | None = None) -> Impo
 
 
 def block_to_json(block: Block) -> dict[str, object]:
-    """A block as JSON, without its empty fields."""
+    """A block as JSON, without its empty fields (so ``when`` only on conditional blocks)."""
     return {
         key: value
         for key, value in dataclasses.asdict(block).items()

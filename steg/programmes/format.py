@@ -18,6 +18,7 @@ content hash); links to other pages (``page:<key>``) as ``../<key>/``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import mimetypes
 import posixpath
@@ -26,7 +27,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import nh3
@@ -43,6 +44,15 @@ from steg.lib.yamldoc import (
     YamlDoc,
     describe,
 )
+from steg.programmes.conditions import (
+    Attribute,
+    ConditionError,
+    check_condition,
+    parse_condition,
+)
+
+if TYPE_CHECKING:
+    from steg.questionnaires.definition import Questionnaire
 
 __all__ = [
     "CALLOUT_VARIANTS",
@@ -54,6 +64,7 @@ __all__ = [
     "MIN_MINUTES",
     "PROGRAMME_FILE",
     "UNLOCK_KINDS",
+    "Attribute",
     "Block",
     "MediaFile",
     "PageContent",
@@ -124,7 +135,9 @@ class Block:
     ``(item key, label html)`` pairs), ``questionnaire`` (id in ``key``), ``aid`` (name
     in ``key``), ``video`` (``src``, ``captions``, transcript in ``html``) or ``audio``
     (``src``, transcript in ``html``). Images stay inside the ``html`` of the block
-    that contains them.
+    that contains them. ``when`` is the block's condition (``tobacco:snus|both``, see
+    :mod:`steg.programmes.conditions`), empty when it is always shown; a ``::: when``
+    directive is a ``markdown`` block with a condition.
     """
 
     type: str
@@ -135,6 +148,7 @@ class Block:
     src: str = ""
     captions: str = ""
     max_length: int = 0
+    when: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,8 +164,11 @@ class PageContent:
 
 @dataclass(frozen=True)
 class PageSpec:
+    """A page in every language; ``when`` is its condition, empty when always shown."""
+
     key: str
     contents: dict[str, PageContent]
+    when: str = ""
 
 
 @dataclass(frozen=True)
@@ -197,6 +214,7 @@ class ProgrammeSpec:
     media: tuple[MediaFile, ...]
     questionnaire_files: dict[str, bytes]
     content_hash: str
+    attributes: tuple[Attribute, ...] = ()
 
 
 # --------------------------------------------------------------------------- HTML
@@ -307,6 +325,7 @@ _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 _RENDERER = RendererHTML(_MD)
 
 # Directive name -> (positional argument names, allowed options, required options).
+# Every directive but `when` also takes the option when=<condition>.
 _DIRECTIVES: dict[str, tuple[tuple[str, ...], frozenset[str], frozenset[str]]] = {
     "callout": (("variant",), frozenset(), frozenset()),
     "exercise": (("key",), frozenset({"max_length"}), frozenset()),
@@ -315,6 +334,7 @@ _DIRECTIVES: dict[str, tuple[tuple[str, ...], frozenset[str], frozenset[str]]] =
     "aid": (("name",), frozenset(), frozenset()),
     "video": (("file",), frozenset({"captions"}), frozenset({"captions"})),
     "audio": (("file",), frozenset(), frozenset()),
+    "when": (("condition",), frozenset(), frozenset()),
 }
 
 
@@ -350,14 +370,22 @@ class _Marker:
 
     signature: tuple[object, ...]
     line: int
+    when: str = ""
+
+    def same_as(self, other: _Marker) -> bool:
+        return self.signature == other.signature and self.when == other.when
 
     def describe(self) -> str:
         kind, *rest = self.signature
         if kind == "checklist":
-            return f"checklist '{rest[0]}' with {rest[1]} items"
-        if kind == "exercise":
-            return f"exercise '{rest[0]}' (max_length={rest[1]})"
-        return " ".join([str(kind), *(f"'{part}'" for part in rest)])
+            text = f"checklist '{rest[0]}' with {rest[1]} items"
+        elif kind == "exercise":
+            text = f"exercise '{rest[0]}' (max_length={rest[1]})"
+        elif kind == "when":
+            return f"'::: when {self.when}'"
+        else:
+            text = " ".join([str(kind), *(f"'{part}'" for part in rest)])
+        return f"{text} when={self.when}" if self.when else text
 
 
 @dataclass
@@ -482,10 +510,16 @@ class _PageParser:
                     current = _Segment(line=number + 1)
                 continue
             if directive is not None:
+                hint = (
+                    ": '::: when' holds Markdown only; give the block its own "
+                    "when=<condition> instead"
+                    if directive.name == "when"
+                    else ""
+                )
                 self.structure_problem(
                     number,
                     f"directives cannot be nested: '::: {directive.name}' from line "
-                    f"{directive.line} is still open",
+                    f"{directive.line} is still open{hint}",
                 )
                 nested += 1
                 directive.lines.append(text)
@@ -528,6 +562,8 @@ class _PageParser:
             )
             return None
         positional_names, allowed, required = spec
+        if segment.name != "when":
+            allowed = allowed | {"when"}
         positional: list[str] = []
         options: dict[str, str] = {}
         ok = True
@@ -556,13 +592,39 @@ class _PageParser:
             return None
         return dict(zip(positional_names, positional, strict=True)), options
 
+    def _condition(self, text: str, line: int) -> str:
+        """A block's condition, checked against the declared attributes; "" when broken."""
+        problem = self.loader.condition_problem(text)
+        if problem is not None:
+            self.structure_problem(line, problem)
+            return ""
+        return text
+
     def _directive(self, segment: _Segment) -> Block | None:
         arguments = self._arguments(segment)
         if arguments is None:
             return None
         args, options = arguments
+        block = self._directive_block(segment, args, options)
+        if "when" not in options:
+            return block
+        when = self._condition(options["when"], segment.line)
+        # Every directive block has just added its marker: the languages must agree on it.
+        self.markers[-1].when = when
+        return dataclasses.replace(block, when=when)
+
+    def _directive_block(
+        self, segment: _Segment, args: dict[str, str], options: dict[str, str]
+    ) -> Block:
         inner = "\n".join(segment.lines)
         name, line = segment.name, segment.line
+        if name == "when":
+            when = self._condition(args["condition"], line)
+            body = self.markdown(inner, segment.inner_line)
+            if not plain_text(body) and "<img" not in body:
+                self.problem(line, "'::: when' needs content before its closing ':::'")
+            self.markers.append(_Marker(("when",), line, when))
+            return Block(type="markdown", html=body, when=when)
         if name in ("questionnaire", "aid"):
             if inner.strip():
                 self.problem(line, f"'::: {name}' takes no content: put ':::' on the next line")
@@ -734,6 +796,17 @@ class _StepDraft:
     unlock: UnlockRule | None
     pages: list[tuple[str, int]]  # page key and its programme.yaml line
     pages_ok: bool = True  # False when the step's page list could not be read in full
+    page_when: dict[str, str] = field(default_factory=dict)  # page key -> its condition
+
+
+@dataclass
+class _AttributeDraft:
+    name: str
+    values: tuple[str, ...] | None  # None when the list is broken
+    questionnaire: str | None = None
+    item: str | None = None
+    questionnaire_line: int | None = None
+    item_line: int | None = None
 
 
 class _Loader:
@@ -748,6 +821,27 @@ class _Loader:
         self.pages_complete = False
         self.media: dict[str, MediaFile] = {}
         self.questionnaire_files: dict[str, bytes] = {}
+        self.parsed_questionnaires: dict[str, Questionnaire | None] = {}
+        # Declared attributes (programme.yaml `attributes`); False while that key is broken,
+        # so that conditions are checked for their syntax only.
+        self.attributes: dict[str, _AttributeDraft] = {}
+        self.attributes_known = True
+
+    def condition_problem(self, text: str) -> str | None:
+        """What is wrong with a condition (``tobacco:snus|both``), or None."""
+        try:
+            condition = parse_condition(text)
+        except ConditionError as exc:
+            return str(exc)
+        draft = self.attributes.get(condition.attribute)
+        if not self.attributes_known or (draft is not None and draft.values is None):
+            return None  # the declaration is broken and reported: the syntax is all we check
+        declared = {name: draft.values for name, draft in self.attributes.items() if draft.values}
+        try:
+            check_condition(text, declared)
+        except ConditionError as exc:
+            return str(exc)
+        return None
 
     def media_file(self, path: str) -> MediaFile | None:
         normal = posixpath.normpath(path)
@@ -803,10 +897,14 @@ class _Loader:
             text = self.read_text(relative)
             if text is None:
                 continue
+            parsed: Questionnaire | None = None
             if languages is None:
                 YamlDoc(relative, text, self.problems)  # reports syntax errors only
             else:
-                parse_questionnaire(relative, text, languages, self.problems, expected_id=ident)
+                parsed = parse_questionnaire(
+                    relative, text, languages, self.problems, expected_id=ident
+                )
+            self.parsed_questionnaires[ident] = parsed
             self.questionnaires.add(ident)
             self.questionnaire_files[ident] = (self.root / relative).read_bytes()
 
@@ -840,8 +938,11 @@ class _Loader:
                 "guidance",
                 "steps",
             ),
+            optional=("attributes",),
         )
         found: dict[str, Any] = {}
+        if "attributes" in entries:
+            self._attributes(doc, entries["attributes"])
         languages = self._languages(doc, entries.get("languages"))
         found["languages"] = languages
         if "slug" in entries:
@@ -932,12 +1033,154 @@ class _Loader:
                 doc.problem(entries["pages"], f"{what}: list at least one page")
             draft.pages_ok = pages is not None
             for page_node in pages or []:
-                page_key = doc.slug(page_node, f"{what}: page key")
+                page_key, when = self._page_entry(doc, page_node, what)
                 if page_key is None:
                     draft.pages_ok = False
                 else:
                     draft.pages.append((page_key, doc.line(page_node)))
+                    if when:
+                        draft.page_when[page_key] = when
         return draft
+
+    def _page_entry(self, doc: YamlDoc, node: Node, what: str) -> tuple[str | None, str]:
+        """A step's page: its key, or ``{key: <key>, when: <condition>}``."""
+        if not isinstance(node, MappingNode):
+            return doc.slug(node, f"{what}: page key"), ""
+        entries = doc.mapping(node, f"{what}: page")
+        if entries is None:
+            return None, ""
+        doc.check_keys(node, entries, f"{what}: page", required=("key",), optional=("when",))
+        if "key" not in entries:
+            return None, ""
+        page_key = doc.slug(entries["key"], f"{what}: page key")
+        when = ""
+        if "when" in entries:
+            where = f"{what}: page '{page_key}'" if page_key else f"{what}: page"
+            text = doc.text(entries["when"], f"{where}: when")
+            problem = None if text is None else self.condition_problem(text)
+            if problem is not None:
+                doc.problem(entries["when"], f"{where}: {problem}")
+            elif text is not None:
+                when = text
+        return page_key, when
+
+    # -- attributes
+
+    def _attributes(self, doc: YamlDoc, node: Node) -> None:
+        """``attributes``: name -> ``{values: [...], from: {questionnaire: q, item: i}}``."""
+        entries = doc.mapping(node, "attributes")
+        if entries is None:
+            self.attributes_known = False
+            return
+        for name, value_node in entries.items():
+            what = f"attribute '{name}'"
+            if not SLUG_RE.match(name):
+                doc.problem(
+                    value_node,
+                    f"attribute name '{name}' must be lower-case letters, digits and "
+                    "single hyphens",
+                )
+            draft = _AttributeDraft(name, None)
+            self.attributes[name] = draft
+            fields = doc.mapping(value_node, what)
+            if fields is None:
+                continue
+            doc.check_keys(value_node, fields, what, required=("values",), optional=("from",))
+            if "values" in fields:
+                draft.values = self._attribute_values(doc, fields["values"], what)
+            if "from" in fields:
+                self._attribute_source(doc, fields["from"], what, draft)
+
+    def _attribute_values(self, doc: YamlDoc, node: Node, what: str) -> tuple[str, ...] | None:
+        nodes = doc.sequence(node, f"{what}: values")
+        if nodes is None:
+            return None
+        if not nodes:
+            doc.problem(node, f"{what}: list at least one value")
+            return None
+        values: list[str] = []
+        ok = True
+        for item in nodes:
+            value = doc.slug(item, f"{what}: value")
+            if value is None:
+                ok = False
+            elif value in values:
+                doc.problem(item, f"{what}: value '{value}' is listed twice")
+                ok = False
+            else:
+                values.append(value)
+        return tuple(values) if ok else None
+
+    def _attribute_source(
+        self, doc: YamlDoc, node: Node, what: str, draft: _AttributeDraft
+    ) -> None:
+        fields = doc.mapping(node, f"{what}: from")
+        if fields is None:
+            return
+        doc.check_keys(node, fields, f"{what}: from", required=("questionnaire", "item"))
+        if "questionnaire" in fields and "item" in fields:
+            draft.questionnaire = doc.slug(fields["questionnaire"], f"{what}: from: questionnaire")
+            draft.item = doc.text(fields["item"], f"{what}: from: item")
+            draft.questionnaire_line = doc.line(fields["questionnaire"])
+            draft.item_line = doc.line(fields["item"])
+
+    def check_attribute_sources(self) -> None:
+        """Every ``from`` names a choice item of the programme's own questionnaire whose
+        option codes include each of the attribute's values."""
+        for name, draft in self.attributes.items():
+            if draft.questionnaire is None or draft.item is None:
+                continue
+            what = f"attribute '{name}': from"
+            qid = draft.questionnaire
+            file = f"questionnaires/{qid}.yaml"
+            if qid not in self.parsed_questionnaires:
+                self.problems.add(
+                    PROGRAMME_FILE,
+                    draft.questionnaire_line,
+                    f"{what}: questionnaire '{qid}' is not one of the programme's "
+                    f"questionnaires ({file} does not exist)",
+                )
+                continue
+            questionnaire = self.parsed_questionnaires[qid]
+            if questionnaire is None:
+                continue  # its own problems are reported
+            item = questionnaire.item(draft.item)
+            if item is None:
+                self.problems.add(
+                    PROGRAMME_FILE,
+                    draft.item_line,
+                    f"{what}: {file} has no item '{draft.item}'",
+                )
+            elif item.type != "choice":
+                self.problems.add(
+                    PROGRAMME_FILE,
+                    draft.item_line,
+                    f"{what}: item '{draft.item}' of {file} is of type {item.type}; "
+                    "an attribute needs a choice item",
+                )
+            elif item.repeats:
+                self.problems.add(
+                    PROGRAMME_FILE,
+                    draft.item_line,
+                    f"{what}: item '{draft.item}' of {file} takes several answers "
+                    "(repeats): an attribute has one value",
+                )
+            else:
+                codes = [option.code for option in item.options]
+                missing = [value for value in draft.values or () if value not in codes]
+                if missing:
+                    self.problems.add(
+                        PROGRAMME_FILE,
+                        draft.item_line,
+                        f"{what}: item '{draft.item}' of {file} has no option for "
+                        f"{', '.join(repr(v) for v in missing)} (its codes: {', '.join(codes)})",
+                    )
+
+    def attribute_specs(self) -> tuple[Attribute, ...]:
+        return tuple(
+            Attribute(name, draft.values or (), draft.questionnaire or "", draft.item or "")
+            for name, draft in self.attributes.items()
+        )
 
     def _check_unique_steps_and_pages(self, doc: YamlDoc, steps: list[_StepDraft]) -> None:
         step_keys: set[str] = set()
@@ -1050,7 +1293,7 @@ def _compare_structure(first: _ParsedPage, other: _ParsedPage, problems: Problem
     for index in range(max(len(first.markers), len(other.markers))):
         mine = first.markers[index] if index < len(first.markers) else None
         theirs = other.markers[index] if index < len(other.markers) else None
-        if mine is not None and theirs is not None and mine.signature == theirs.signature:
+        if mine is not None and theirs is not None and mine.same_as(theirs):
             continue
         if theirs is None and mine is not None:
             message = f"{mine.describe()} is missing (it is in {first.file}:{mine.line})"
@@ -1132,6 +1375,7 @@ def load_programme(
     if manifest is not None:
         found, drafts = manifest
     loader.load_questionnaires(files, found.get("languages"))
+    loader.check_attribute_sources()
     if manifest is not None and found["languages"] is not None:
         parsed = loader.load_pages(drafts, found["languages"], files)
         loader.check_pages_agree(drafts, found["languages"], parsed)
@@ -1144,7 +1388,11 @@ def load_programme(
         if not draft.key or draft.titles is None or draft.unlock is None:  # pragma: no cover
             raise ProgrammeFormatError([Problem(PROGRAMME_FILE, None, "incomplete step")])
         pages = tuple(
-            PageSpec(key, {lang: parsed[(key, lang)].content for lang in languages})
+            PageSpec(
+                key,
+                {lang: parsed[(key, lang)].content for lang in languages},
+                when=draft.page_when.get(key, ""),
+            )
             for key, _ in draft.pages
         )
         steps.append(StepSpec(draft.key, draft.titles, draft.summaries or {}, draft.unlock, pages))
@@ -1159,4 +1407,5 @@ def load_programme(
         media=tuple(loader.media[key] for key in sorted(loader.media)),
         questionnaire_files=dict(sorted(loader.questionnaire_files.items())),
         content_hash=content_hash(root),
+        attributes=loader.attribute_specs(),
     )

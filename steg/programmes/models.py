@@ -38,6 +38,9 @@ class ProgrammeVersion(models.Model):
     audiences = models.JSONField(default=dict)
     guidance = models.CharField(max_length=20, choices=Guidance.choices)
     questionnaire_files = models.JSONField(default=dict)
+    # The attributes content adapts to (programme.yaml `attributes`), by name:
+    # {"tobacco": {"values": [...], "from": {"questionnaire": ..., "item": ...}}}.
+    attributes = models.JSONField(default=dict, blank=True)
     imported_at = models.DateTimeField(auto_now_add=True)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -88,6 +91,8 @@ class Page(models.Model):
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="pages")
     key = models.SlugField(max_length=100)
     position = models.PositiveIntegerField(help_text="Order within the whole programme")
+    # Shown only when this condition holds (`tobacco:snus|both`); empty: always shown.
+    when = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["version", "position"]

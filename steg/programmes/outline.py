@@ -3,15 +3,23 @@
 Versions never change after import, so their outline can be kept for the life of the
 process: a patient page costs no queries for programme content at all. The cache key holds
 the content hash, so a version id reused by a rolled-back test never returns stale content.
+
+Content may carry conditions on the patient's attributes (``when``, see
+``steg/programmes/conditions.py``): :meth:`Outline.visible_to` gives the outline a patient with
+given attribute values sees, without the pages and blocks whose condition does not hold, and
+without steps left with no page. It is cached on the outline, per combination of values.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .format import UnlockRule
+from .conditions import Attribute, is_shown
+from .format import UnlockRule, plain_text
 from .models import PageContent, ProgrammeVersion, Step
 
 
@@ -25,6 +33,8 @@ class PageInfo:
     minutes: int
     blocks: tuple[dict[str, Any], ...]
     text: str
+    when: str = ""  # the page's condition; empty: always shown
+    trimmed: bool = False  # some blocks are hidden (by their condition) in this outline
 
     @property
     def exercise_keys(self) -> tuple[str, ...]:
@@ -57,9 +67,61 @@ class Outline:
     pages: tuple[PageInfo, ...]
     page_by_key: dict[str, PageInfo] = field(repr=False)
     step_by_key: dict[str, StepInfo] = field(repr=False)
+    attributes: tuple[Attribute, ...] = ()
+    conditional: bool = False  # some page or block has a condition
+    _visible: dict[tuple[tuple[str, str | None], ...], Outline] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def page_index(self, key: str) -> int:
         return [p.key for p in self.pages].index(key)
+
+    def visible_to(self, values: Mapping[str, str | None]) -> Outline:
+        """The outline without the pages and blocks whose condition does not hold for
+        these attribute values (unknown values hold), and without steps left empty."""
+        if not self.conditional:
+            return self
+        key = tuple(sorted(values.items(), key=lambda item: item[0]))
+        visible = self._visible.get(key)
+        if visible is None:
+            visible = self._visible[key] = _visible_outline(self, values)
+        return visible
+
+
+def _page_text(title: str, blocks: tuple[dict[str, Any], ...]) -> str:
+    """A page's plain text for search, as the reader makes it (``PageContent.text``)."""
+    texts = [title]
+    for block in blocks:
+        texts.append(plain_text(block.get("html", "")))
+        texts.extend(plain_text(label) for _, label in block.get("items", ()))
+    return " ".join(" ".join(texts).split())
+
+
+def _visible_outline(outline: Outline, values: Mapping[str, str | None]) -> Outline:
+    steps: list[StepInfo] = []
+    pages: list[PageInfo] = []
+    for step in outline.steps:
+        step_pages: list[PageInfo] = []
+        for page in step.pages:
+            if not is_shown(page.when, values):
+                continue
+            blocks = tuple(b for b in page.blocks if is_shown(b.get("when"), values))
+            if len(blocks) != len(page.blocks):
+                page = dataclasses.replace(
+                    page, blocks=blocks, text=_page_text(page.title, blocks), trimmed=True
+                )
+            step_pages.append(page)
+        if step_pages:
+            steps.append(dataclasses.replace(step, pages=tuple(step_pages)))
+            pages.extend(step_pages)
+    return dataclasses.replace(
+        outline,
+        steps=tuple(steps),
+        pages=tuple(pages),
+        page_by_key={p.key: p for p in pages},
+        step_by_key={s.key: s for s in steps},
+        _visible={},
+    )
 
 
 def outline_language(version: ProgrammeVersion, language: str) -> str:
@@ -93,6 +155,7 @@ def _load_outline(version_id: int, content_hash: str, language: str) -> Outline:
             minutes=content.minutes,
             blocks=tuple(content.blocks),
             text=content.text,
+            when=content.page.when,
         )
         pages_by_step[content.page.step_id].append(info)
         all_pages.append(info)
@@ -116,4 +179,10 @@ def _load_outline(version_id: int, content_hash: str, language: str) -> Outline:
         pages=tuple(all_pages),
         page_by_key={p.key: p for p in all_pages},
         step_by_key={s.key: s for s in step_infos},
+        attributes=tuple(
+            Attribute.from_json(name, data) for name, data in version.attributes.items()
+        ),
+        conditional=any(
+            page.when or any(block.get("when") for block in page.blocks) for page in all_pages
+        ),
     )

@@ -1,17 +1,27 @@
-"""A patient's progress through their programme: what is read, done, open and next."""
+"""A patient's progress through their programme: what is read, done, open and next.
+
+Everything here is about the content the patient is shown: when the programme declares
+attributes, :func:`load_progress` reads the patient's values (:func:`load_attribute_values`)
+and works on the outline without the pages and blocks whose condition does not hold.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import reduce
+from operator import or_
 
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from steg.care.models import Enrolment
 
+from .conditions import Attribute, attribute_values
 from .models import ChecklistTick, ExerciseAnswer, PageProgress, StepOpening
 from .outline import Outline, PageInfo, StepInfo
-from .unlock import EnrolmentState, StepAvailability, step_availability
+from .unlock import EnrolmentState, StepAvailability, completed_steps, step_availability
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,9 @@ class StepProgress:
 
 @dataclass(frozen=True)
 class Progress:
+    """``outline`` is what the patient is shown (see ``Outline.visible_to``); ``read_page_ids``
+    and the counts cover only its pages."""
+
     outline: Outline
     read_page_ids: frozenset[int]
     viewed_page_ids: frozenset[int]
@@ -40,12 +53,16 @@ class Progress:
     answers: dict[str, ExerciseAnswer]
     ticks: dict[str, bool]
     steps: tuple[StepProgress, ...]
+    # The patient's attribute values (None: unknown), and the whole outline, hidden parts too.
+    attributes: Mapping[str, str | None] = field(default_factory=dict)
+    full_outline: Outline | None = None
 
     def step(self, key: str) -> StepProgress:
         return next(s for s in self.steps if s.step.key == key)
 
     def is_page_open(self, page: PageInfo) -> bool:
-        return self.step(page.step_key).unlocked
+        step = next((s for s in self.steps if s.step.key == page.step_key), None)
+        return step is not None and step.unlocked
 
     @property
     def pages_total(self) -> int:
@@ -74,14 +91,69 @@ class Progress:
         return None
 
 
-def load_progress(enrolment: Enrolment, outline: Outline, now: datetime | None = None) -> Progress:
-    """Four queries, whatever the size of the programme or the patient's history."""
+def load_attribute_values(
+    enrolment: Enrolment, attributes: Iterable[Attribute]
+) -> dict[str, str | None]:
+    """The enrolment's value of each attribute (None: unknown), see conditions.py.
+
+    No query when no attribute needs a questionnaire answer (none declared, or all set on
+    the enrolment); otherwise one, for the latest submitted response of each questionnaire.
+    """
+    from steg.questionnaires.models import Response
+
+    attributes = tuple(attributes)
+    assigned = enrolment.attributes if isinstance(enrolment.attributes, dict) else {}
+    wanted = sorted(
+        {
+            a.questionnaire
+            for a in attributes
+            if a.questionnaire and assigned.get(a.name) not in a.values
+        }
+    )
+    answers: dict[str, dict[str, object]] = {}
+    if wanted:
+        submitted = Response.objects.filter(
+            enrolment=enrolment, status=Response.Status.SUBMITTED
+        ).order_by("-day", "-submitted_at", "-pk")
+        latest = (
+            Q(pk=Subquery(submitted.filter(questionnaire_id=qid).values("pk")[:1]))
+            for qid in wanted
+        )
+        rows = Response.objects.filter(reduce(or_, latest)).values_list(
+            "questionnaire_id", "answers"
+        )
+        answers = {qid: data for qid, data in rows if isinstance(data, dict)}
+    return attribute_values(attributes, assigned, answers)
+
+
+def load_progress(
+    enrolment: Enrolment,
+    outline: Outline,
+    now: datetime | None = None,
+    *,
+    attributes: Mapping[str, str | None] | None = None,
+) -> Progress:
+    """Four queries, whatever the size of the programme or the patient's history; a fifth
+    when the programme declares attributes that need a questionnaire answer, unless their
+    values are passed in as ``attributes`` (from an earlier ``Progress`` of the request).
+
+    ``outline`` is the whole programme; the progress is over what the patient is shown.
+    """
     now = now or timezone.now()
+    full_outline = outline
+    values: Mapping[str, str | None] = {}
+    if outline.attributes:
+        if attributes is None:
+            attributes = load_attribute_values(enrolment, outline.attributes)
+        values = attributes
+        outline = outline.visible_to(values)
     progress_rows = list(
         PageProgress.objects.filter(enrolment=enrolment).values_list(
             "page_id", "read_at", "last_viewed_at"
         )
     )
+    shown = {page.id for page in outline.pages}
+    progress_rows = [row for row in progress_rows if row[0] in shown]
     read = frozenset(page_id for page_id, read_at, _ in progress_rows if read_at is not None)
     viewed = frozenset(page_id for page_id, _, _ in progress_rows)
     last_viewed = max(progress_rows, key=lambda row: row[2])[0] if progress_rows else None
@@ -92,10 +164,8 @@ def load_progress(enrolment: Enrolment, outline: Outline, now: datetime | None =
     opened = frozenset(
         StepOpening.objects.filter(enrolment=enrolment).values_list("step_key", flat=True)
     )
-    completed = frozenset(
-        step.key
-        for step in outline.steps
-        if step.pages and all(page.id in read for page in step.pages)
+    completed = completed_steps(
+        [(step.key, [page.id for page in step.pages]) for step in outline.steps], read
     )
     state = EnrolmentState(
         started_at=enrolment.started_at or enrolment.created_at,
@@ -128,4 +198,6 @@ def load_progress(enrolment: Enrolment, outline: Outline, now: datetime | None =
         answers=answers,
         ticks=ticks,
         steps=tuple(steps),
+        attributes=values,
+        full_outline=full_outline,
     )

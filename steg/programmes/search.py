@@ -2,6 +2,10 @@
 
 SQLite (the embedded default) uses an FTS5 table; PostgreSQL uses its text search with the
 Swedish or English configuration over an expression index (migration 0002).
+
+The index holds each page's whole text. The caller keeps only the pages the patient is shown;
+on a page where blocks are hidden from the patient (by their condition), :func:`within`
+checks the hit against the text they are shown and makes its snippet from that text.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .models import PageContent, ProgrammeVersion
 
 PG_CONFIG = {"sv": "swedish", "en": "english"}
 MAX_RESULTS = 20
+SNIPPET_WORDS = 24
 _WORD = re.compile(r"\w+", re.UNICODE)
 _START, _END = "\x02", "\x03"
 
@@ -52,6 +57,35 @@ def _safe_snippet(raw: str) -> SafeString:
     """Escape everything, then turn our private markers into <mark>."""
     text = escape(html.unescape(raw))
     return mark_safe(text.replace(_START, "<mark>").replace(_END, "</mark>"))  # noqa: S308
+
+
+def within(hit: Hit, title: str, text: str, query: str) -> Hit | None:
+    """The hit, if every term of ``query`` begins a word of ``title`` or ``text`` (the part
+    of a page a patient is shown), with a snippet from ``text``; otherwise None.
+
+    Prefix matching, like the SQLite index; it can be stricter than PostgreSQL's stemming,
+    so a hit may be dropped there, never one made up.
+    """
+    terms = _terms(query)
+    words = _WORD.findall(f"{title} {text}".lower())
+    if not terms or not all(any(w.startswith(t) for w in words) for t in terms):
+        return None
+
+    def matches(word: str) -> bool:
+        return any(word.lower().startswith(term) for term in terms)
+
+    tokens = text.split()
+    first = next(
+        (i for i, token in enumerate(tokens) if any(map(matches, _WORD.findall(token)))), 0
+    )
+    start = max(0, first - SNIPPET_WORDS // 3)
+    window = " ".join(tokens[start : start + SNIPPET_WORDS])
+    marked = _WORD.sub(
+        lambda m: f"{_START}{m.group()}{_END}" if matches(m.group()) else m.group(), window
+    )
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + SNIPPET_WORDS < len(tokens) else ""
+    return Hit(hit.page_id, hit.title, _safe_snippet(prefix + marked + suffix))
 
 
 def search(version: ProgrammeVersion, language: str, query: str) -> list[Hit]:

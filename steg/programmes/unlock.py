@@ -11,6 +11,10 @@ The rules (see :class:`steg.programmes.format.UnlockRule`):
   date; locked, with no known opening time, while there is no quit date.
 * ``therapist``: open when the therapist has opened it.
 
+A step counts as completed when it has pages and every one is read
+(:func:`completed_steps`); the caller passes the pages the patient is shown, so pages hidden
+by a condition count for nothing.
+
 A step the therapist opened is open whatever its rule. Unknown rule kinds stay
 locked. ``opens_at`` is the moment a time-based rule opens the step (also when the
 therapist has opened it earlier); it is ``None`` for the other rules. Every datetime
@@ -19,14 +23,21 @@ returned is aware and in UTC (show it in the user's time zone, as everywhere).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from steg.programmes.format import UnlockRule
 
-__all__ = ["EnrolmentState", "StepAvailability", "local_midnight", "step_availability"]
+__all__ = [
+    "EnrolmentState",
+    "StepAvailability",
+    "completed_steps",
+    "local_midnight",
+    "step_availability",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,16 @@ class StepAvailability:
     key: str
     unlocked: bool
     opens_at: datetime | None
+
+
+def completed_steps(
+    steps: Sequence[tuple[str, Collection[int]]], read: AbstractSet[int]
+) -> frozenset[str]:
+    """The keys of the ``(key, page ids)`` steps that have pages, all of them in ``read``.
+
+    Pass the pages the patient is shown: a hidden page is neither needed nor counted.
+    """
+    return frozenset(key for key, pages in steps if pages and all(p in read for p in pages))
 
 
 def _require_aware(value: datetime, name: str) -> None:

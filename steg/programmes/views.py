@@ -28,13 +28,23 @@ from .progress import Progress, load_progress
 
 
 def _load(request: HttpRequest, enrolment_id: int) -> tuple[Enrolment, Outline, Progress]:
+    """The enrolment, the outline the patient is shown (without the pages and blocks whose
+    condition does not hold for them), and their progress through it."""
     enrolment = get_enrolment_for_patient(request, enrolment_id)
-    outline = get_outline(enrolment.programme_version, get_language() or "sv")
-    return enrolment, outline, load_progress(enrolment, outline)
+    progress = load_progress(
+        enrolment, get_outline(enrolment.programme_version, get_language() or "sv")
+    )
+    return enrolment, progress.outline, progress
 
 
-def _refuse(request: HttpRequest, enrolment: Enrolment, what: str, key: str) -> Http404:
-    """Record an attempt to reach a locked or unknown part of the programme; answer 404."""
+def _refuse(
+    request: HttpRequest,
+    enrolment: Enrolment,
+    what: str,
+    key: str,
+    reason: str = "",
+) -> Http404:
+    """Record an attempt to reach a locked, hidden or unknown part of the programme; 404."""
     record_event(
         action="programmes.access_denied",
         actor=Actor(request.user, "patient", enrolment.unit),  # type: ignore[arg-type]
@@ -43,7 +53,10 @@ def _refuse(request: HttpRequest, enrolment: Enrolment, what: str, key: str) -> 
         object_type=f"programmes.{what}",
         object_id=key[:64],
         purpose="self-service",
-        detail={"enrolment": enrolment.pk, "reason": f"{what} locked or not in this version"},
+        detail={
+            "enrolment": enrolment.pk,
+            "reason": reason or f"{what} locked or not in this version",
+        },
     )
     return Http404(f"No such {what}")
 
@@ -53,7 +66,9 @@ def _open_page(
 ) -> PageInfo:
     page = outline.page_by_key.get(key)
     if page is None or not progress.is_page_open(page):
-        raise _refuse(request, enrolment, "page", key)
+        hidden = page is None and key in (progress.full_outline or outline).page_by_key
+        reason = "page not shown: its condition does not hold for the patient" if hidden else ""
+        raise _refuse(request, enrolment, "page", key, reason)
     return page
 
 
@@ -92,7 +107,7 @@ def step(request: HttpRequest, enrolment_id: int, step_key: str) -> HttpResponse
     enrolment, outline, progress = _load(request, enrolment_id)
     info = outline.step_by_key.get(step_key)
     if info is None or not progress.step(step_key).unlocked:
-        raise _refuse(request, enrolment, "step", step_key)
+        raise _refuse(request, enrolment, "step", step_key)  # also a step with no page shown
     context = _base_context(enrolment, outline, progress)
     context["step"] = progress.step(step_key)
     context["answers"] = progress.answers
@@ -210,7 +225,9 @@ def mark_read(request: HttpRequest, enrolment_id: int, page_key: str) -> HttpRes
     next_page = outline.pages[index + 1] if index + 1 < len(outline.pages) else None
     if next_page is not None:
         # Reload progress: marking this page read may have opened the next step.
-        progress = load_progress(enrolment, outline)
+        progress = load_progress(
+            enrolment, progress.full_outline or outline, attributes=progress.attributes
+        )
         if progress.is_page_open(next_page):
             return redirect("programmes:page", enrolment_id=enrolment.pk, page_key=next_page.key)
     messages.success(request, _("The page is marked as read."))
@@ -319,11 +336,17 @@ def search_view(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     query = ""
     if form.is_valid():
         query = form.cleaned_data["q"].strip()
-        pages_by_id = {p.id: p for p in outline.pages}
+        pages_by_id = {p.id: p for p in outline.pages}  # the pages the patient is shown
         for hit in search.search(enrolment.programme_version, outline.language, query):
             info = pages_by_id.get(hit.page_id)
-            if info is not None and progress.is_page_open(info):
-                hits.append((info, hit))
+            if info is None or not progress.is_page_open(info):
+                continue
+            if info.trimmed:  # blocks hidden from the patient: match what they are shown
+                refined = search.within(hit, info.title, info.text, query)
+                if refined is None:
+                    continue
+                hit = refined
+            hits.append((info, hit))
     context = _base_context(enrolment, outline, progress)
     context.update(search_form=form, query=query, hits=hits, searched=bool(query))
     return render(request, "programmes/search.html", context)

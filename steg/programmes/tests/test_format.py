@@ -984,3 +984,345 @@ def test_library_questionnaires_passed_by_the_caller_may_be_embedded(folder: Pat
 
     assert page_blocks(spec, "how-it-works", "en") == (Block(type="questionnaire", key="ftnd-st"),)
     assert set(spec.questionnaire_files) == {"diary", "mood"}
+
+
+# --------------------------------------------------------------------------- attributes, `when`
+
+MOOD_ATTRIBUTE = (
+    "attributes:\n"
+    "  mood:\n"
+    "    values: [good, bad]\n"
+    "    from: {questionnaire: mood, item: feeling}\n"
+    "  goal:\n"
+    "    values: [quit, reduce]\n"
+)
+
+
+def declare(root: Path, text: str = MOOD_ATTRIBUTE) -> int:
+    """Append ``text`` to programme.yaml; returns the line it starts on."""
+    path = root / "programme.yaml"
+    before = path.read_text(encoding="utf-8")
+    path.write_text(before + text, encoding="utf-8")
+    return before.count("\n") + 1
+
+
+def line_of(root: Path, relative: str, needle: str) -> int:
+    lines = (root / relative).read_text(encoding="utf-8").split("\n")
+    return next(number for number, line in enumerate(lines, start=1) if needle in line)
+
+
+def test_attributes_conditional_pages_and_blocks_load(folder: Path) -> None:
+    from steg.programmes.format import Attribute
+
+    declare(folder)
+    edit(
+        folder,
+        "programme.yaml",
+        "      - how-it-works\n",
+        "      - {key: how-it-works, when: mood:bad}\n",
+    )
+    set_page(
+        folder,
+        "how-it-works",
+        "Alla.\n\n"
+        "::: when mood:bad|good\nBara **några**.\n:::\n\n"
+        "::: callout tip when=goal:reduce\nMindre.\n:::\n\n"
+        "::: exercise worries max_length=100 when=mood:bad\nSkriv.\n:::\n\n"
+        "::: checklist small-steps when=goal:quit\n- Ett\n:::\n\n"
+        "::: questionnaire mood when=mood:good\n:::\n\n"
+        "::: aid my-answers when=goal:quit|reduce\n:::\n",
+    )
+
+    spec = load_programme(folder)
+
+    assert spec.attributes == (
+        Attribute("mood", ("good", "bad"), "mood", "feeling"),
+        Attribute("goal", ("quit", "reduce")),
+    )
+    welcome, how = spec.steps[0].pages
+    assert (welcome.when, how.when) == ("", "mood:bad")
+    blocks = page_blocks(spec, "how-it-works", "sv")
+    assert [(b.type, b.when) for b in blocks] == [
+        ("markdown", ""),
+        ("markdown", "mood:bad|good"),
+        ("callout", "goal:reduce"),
+        ("exercise", "mood:bad"),
+        ("checklist", "goal:quit"),
+        ("questionnaire", "mood:good"),
+        ("aid", "goal:quit|reduce"),
+    ]
+    assert blocks[1].html == "<p>Bara <strong>några</strong>.</p>\n"
+    assert blocks[3].max_length == 100
+    assert "några" in how.contents["sv"].text  # conditional text is searchable text too
+
+
+def test_a_page_may_be_listed_as_a_mapping_without_a_condition(folder: Path) -> None:
+    edit(folder, "programme.yaml", "      - how-it-works\n", "      - key: how-it-works\n")
+
+    assert load_programme(folder).steps[0].pages[1].when == ""
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("mood", "condition 'mood' must be written <attribute>:<value>[|<value>...]"),
+        ("mood:bad|", "condition 'mood:bad|' must be written"),
+        ("mood:bad|bad", "condition 'mood:bad|bad' lists the value 'bad' twice"),
+        (
+            "weather:sunny",
+            "condition 'weather:sunny': unknown attribute 'weather' (declared: goal, mood)",
+        ),
+        ("mood:fine", "condition 'mood:fine': 'mood' has no value 'fine' (its values: good, bad)"),
+    ],
+)
+def test_a_broken_block_condition_is_reported_with_file_and_line(
+    folder: Path, condition: str, message: str
+) -> None:
+    declare(folder)
+    set_page(folder, "how-it-works", f"Text.\n\n::: callout info when={condition}\nMer.\n:::\n")
+
+    line, found = in_both(folder, "how-it-works")
+
+    assert line == BODY + 2
+    assert found.startswith(message), found
+
+
+def test_a_broken_when_directive_is_reported_with_file_and_line(folder: Path) -> None:
+    declare(folder)
+    set_page(folder, "how-it-works", "::: when mood:awful\nText.\n:::\n")
+
+    line, found = in_both(folder, "how-it-works")
+
+    assert (line, found) == (
+        BODY,
+        "condition 'mood:awful': 'mood' has no value 'awful' (its values: good, bad)",
+    )
+
+
+def test_a_condition_without_declared_attributes_says_how_to_declare_them(folder: Path) -> None:
+    set_page(folder, "how-it-works", "::: callout info when=tobacco:snus\nText.\n:::\n")
+
+    _, found = in_both(folder, "how-it-works")
+
+    assert "unknown attribute 'tobacco'" in found
+    assert "add it under 'attributes' in programme.yaml" in found
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("::: when mood:bad\n:::\n", "'::: when' needs content before its closing ':::'"),
+        ("::: when\nText.\n:::\n", "write '::: when <condition>' (got '')"),
+        ("::: when mood:bad when=goal:quit\nText.\n:::\n", "'::: when' has no option 'when'"),
+        (
+            "::: when mood:bad\n::: callout info\nText.\n:::\n:::\n",
+            "directives cannot be nested: '::: when' from line 5 is still open: '::: when' "
+            "holds Markdown only; give the block its own when=<condition> instead",
+        ),
+    ],
+)
+def test_when_holds_markdown_only(folder: Path, body: str, message: str) -> None:
+    declare(folder)
+    set_page(folder, "how-it-works", body)
+
+    _, found = in_both(folder, "how-it-works")
+
+    assert found == message
+
+
+def test_the_languages_must_agree_on_the_conditions(folder: Path) -> None:
+    declare(folder)
+    set_page(
+        folder, "how-it-works", "::: callout info when=mood:bad\nText.\n:::\n", languages=("sv",)
+    )
+    set_page(folder, "how-it-works", "::: callout info\nText.\n:::\n", languages=("en",))
+
+    problem = only_problem(folder)
+
+    assert problem.file == "pages/en/how-it-works.md"
+    assert problem.line == BODY
+    assert "expected callout 'info' when=mood:bad (line 5), found callout 'info'" in problem.message
+
+
+def test_the_languages_must_agree_on_the_when_directives(folder: Path) -> None:
+    declare(folder)
+    set_page(folder, "how-it-works", "Alla.\n\n::: when mood:bad\nNågra.\n:::\n", languages=("sv",))
+    set_page(folder, "how-it-works", "All.\n\n::: when mood:good\nSome.\n:::\n", languages=("en",))
+
+    problem = only_problem(folder)
+
+    assert problem.file == "pages/en/how-it-works.md"
+    assert "expected '::: when mood:bad'" in problem.message
+    assert "found '::: when mood:good'" in problem.message
+
+
+def test_a_broken_page_condition_is_reported_on_its_line_in_programme_yaml(folder: Path) -> None:
+    declare(folder)
+    edit(
+        folder,
+        "programme.yaml",
+        "      - how-it-works\n",
+        "      - key: how-it-works\n        when: mood:awful\n",
+    )
+
+    problem = only_problem(folder)
+
+    assert problem.file == "programme.yaml"
+    assert problem.line == line_of(folder, "programme.yaml", "when: mood:awful")
+    assert problem.message == (
+        "step 'welcome': page 'how-it-works': condition 'mood:awful': 'mood' has no value "
+        "'awful' (its values: good, bad)"
+    )
+
+
+def test_a_page_mapping_needs_a_key_and_nothing_else(folder: Path) -> None:
+    declare(folder)
+    edit(
+        folder,
+        "programme.yaml",
+        "      - how-it-works\n",
+        "      - {key: how-it-works, if: mood:bad}\n      - {when: mood:bad}\n",
+    )
+
+    messages = sorted(p.message for p in problems(folder))
+
+    assert "step 'welcome': page: unknown key 'if' (allowed: key, when)" in messages
+    assert "step 'welcome': page: missing required key 'key'" in messages
+
+
+@pytest.mark.parametrize(
+    ("declaration", "needle", "message"),
+    [
+        ("attributes: [mood]\n", "attributes:", "attributes must be a mapping of keys to values"),
+        (
+            "attributes:\n  Mood:\n    values: [good]\n",
+            "values: [good]",
+            "attribute name 'Mood' must be lower-case letters, digits and single hyphens",
+        ),
+        (
+            "attributes:\n  mood:\n    values: []\n",
+            "values: []",
+            "attribute 'mood': list at least one value",
+        ),
+        (
+            "attributes:\n  mood:\n    values: [good, Bad]\n",
+            "values: [good, Bad]",
+            "attribute 'mood': value 'Bad' must be lower-case letters, digits and single hyphens",
+        ),
+        (
+            "attributes:\n  mood:\n    values: [good, good]\n",
+            "values: [good, good]",
+            "attribute 'mood': value 'good' is listed twice",
+        ),
+        (
+            "attributes:\n  mood:\n    values: [good]\n    source: x\n",
+            "source: x",
+            "attribute 'mood': unknown key 'source' (allowed: from, values)",
+        ),
+        (
+            "attributes:\n  mood:\n    from: {questionnaire: mood, item: feeling}\n",
+            "from:",  # a mapping's problems are on its first line
+            "attribute 'mood': missing required key 'values'",
+        ),
+        (
+            "attributes:\n  mood:\n    values: [good]\n    from: {questionnaire: mood}\n",
+            "from:",
+            "attribute 'mood': from: missing required key 'item'",
+        ),
+    ],
+)
+def test_a_broken_attribute_declaration_is_reported_on_its_line(
+    folder: Path, declaration: str, needle: str, message: str
+) -> None:
+    declare(folder, declaration)
+
+    problem = only_problem(folder)
+
+    assert (problem.file, problem.message) == ("programme.yaml", message)
+    assert problem.line == line_of(folder, "programme.yaml", needle)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "{questionnaire: habits, item: feeling}",
+            "attribute 'mood': from: questionnaire 'habits' is not one of the programme's "
+            "questionnaires (questionnaires/habits.yaml does not exist)",
+        ),
+        (
+            "{questionnaire: mood, item: sleep}",
+            "attribute 'mood': from: questionnaires/mood.yaml has no item 'sleep'",
+        ),
+        (
+            "{questionnaire: mood, item: stress}",
+            "attribute 'mood': from: item 'stress' of questionnaires/mood.yaml is of type "
+            "integer; an attribute needs a choice item",
+        ),
+        (
+            "{questionnaire: mood, item: hardest}",
+            "attribute 'mood': from: item 'hardest' of questionnaires/mood.yaml takes several "
+            "answers (repeats): an attribute has one value",
+        ),
+    ],
+)
+def test_an_attribute_must_come_from_a_choice_item_of_the_programmes_questionnaire(
+    folder: Path, source: str, message: str
+) -> None:
+    declare(folder, f"attributes:\n  mood:\n    values: [good, bad]\n    from: {source}\n")
+
+    problem = only_problem(folder)
+
+    assert (problem.file, problem.line, problem.message) == (
+        "programme.yaml",
+        line_of(folder, "programme.yaml", "from:"),
+        message,
+    )
+
+
+def test_every_attribute_value_must_be_an_option_of_its_item(folder: Path) -> None:
+    declare(
+        folder,
+        "attributes:\n  mood:\n    values: [good, so-so, awful]\n"
+        "    from: {questionnaire: mood, item: feeling}\n",
+    )
+
+    problem = only_problem(folder)
+
+    assert problem.message == (
+        "attribute 'mood': from: item 'feeling' of questionnaires/mood.yaml has no option for "
+        "'so-so', 'awful' (its codes: good, mixed, bad)"
+    )
+
+
+def test_a_library_questionnaire_cannot_give_an_attribute(folder: Path) -> None:
+    declare(
+        folder, "attributes:\n  ftnd:\n    values: [a]\n    from: {questionnaire: ftnd, item: q1}\n"
+    )
+
+    problem = only_problem(folder, known_questionnaires={"ftnd"})
+
+    assert "questionnaire 'ftnd' is not one of the programme's questionnaires" in problem.message
+
+
+def test_a_broken_declaration_reports_no_more_about_the_conditions_on_it(folder: Path) -> None:
+    declare(folder, "attributes:\n  mood:\n    values: [good, good]\n")
+    set_page(folder, "how-it-works", "::: callout info when=mood:good\nText.\n:::\n")
+
+    problem = only_problem(folder)
+
+    assert problem.message == "attribute 'mood': value 'good' is listed twice"
+
+
+def test_blocks_without_conditions_keep_their_json_and_the_example_its_hash() -> None:
+    from steg.programmes.format import content_hash
+
+    spec = load_programme(EXAMPLE)
+
+    assert spec.attributes == ()
+    assert all(
+        page.when == "" and all(b.when == "" for c in page.contents.values() for b in c.blocks)
+        for step in spec.steps
+        for page in step.pages
+    )
+    assert spec.content_hash == content_hash(EXAMPLE)

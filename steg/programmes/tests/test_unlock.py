@@ -315,3 +315,56 @@ def test_a_timed_step_opens_exactly_at_opens_at_the_first_moment_of_a_local_day(
     assert opens_at.tzinfo is UTC
     assert opens_at.astimezone(zone).date() == base + timedelta(days=days)
     assert (opens_at - MICROSECOND).astimezone(zone).date() < base + timedelta(days=days)
+
+
+# --- completed steps, over the pages the patient is shown ---------------------------------------
+
+
+def test_a_step_is_completed_when_every_page_shown_is_read() -> None:
+    from steg.programmes.unlock import completed_steps
+
+    steps = [("welcome", [1, 2]), ("smoke-free", [3]), ("empty", [])]
+
+    assert completed_steps(steps, {1, 2}) == {"welcome"}
+    assert completed_steps(steps, {1, 3, 9}) == {"smoke-free"}
+    # A page hidden from the patient (4) is simply not passed in: it is not needed.
+    assert completed_steps([("welcome", [1, 2])], {1, 2}) == {"welcome"}
+    assert completed_steps([("welcome", [1, 2, 4])], {1, 2}) == frozenset()
+
+
+@given(
+    st.lists(st.sets(st.integers(0, 30), max_size=6), max_size=6),
+    st.sets(st.integers(0, 30)),
+)
+def test_completed_steps_are_the_steps_with_pages_all_read(
+    pages: list[set[int]], read: set[int]
+) -> None:
+    from steg.programmes.unlock import completed_steps
+
+    steps = [(f"step-{i}", sorted(ids)) for i, ids in enumerate(pages)]
+    done = completed_steps(steps, read)
+
+    for key, ids in steps:
+        assert (key in done) == (bool(ids) and set(ids) <= read)
+    # Reading more never un-completes a step.
+    assert done <= completed_steps(steps, read | {31})
+
+
+@given(st.lists(st.booleans(), min_size=2, max_size=6))
+def test_after_previous_follows_the_completed_steps_passed_in(completed: list[bool]) -> None:
+    from steg.programmes.unlock import completed_steps
+
+    keys = [f"step-{i}" for i in range(len(completed))]
+    steps = [
+        (key, [i] if done else [i, 100 + i])
+        for i, (key, done) in enumerate(zip(keys, completed, strict=True))
+    ]
+    enrolment = state(completed=set(completed_steps(steps, set(range(len(keys))))))
+    rules = [(keys[0], UnlockRule("immediately"))] + [
+        (k, UnlockRule("after_previous")) for k in keys[1:]
+    ]
+
+    result = step_availability(rules, enrolment, datetime(2026, 3, 2, 12, tzinfo=UTC))
+
+    for i in range(1, len(keys)):
+        assert result[i].unlocked == all(completed[:i])
