@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "steg.care",
     "steg.programmes",
     "steg.questionnaires",
+    "steg.tobacco",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("steg.care.urls")),
     path("", include("steg.programmes.urls")),
     path("", include("steg.questionnaires.urls")),
+    path("", include("steg.tobacco.urls")),
     path("manage/audit/", include("steg.audit.urls")),
     path("account/", include("allauth.urls")),
 ]

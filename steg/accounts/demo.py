@@ -43,6 +43,7 @@ UNIT_ADMIN = DemoAccount("unit admin", "admin@steg.example", "Mats", "Holm")
 DEMO_ACCOUNTS = [PATIENT, THERAPIST, OTHER_THERAPIST, AUTHOR, UNIT_ADMIN]
 DEMO_PATIENT_PERSONNUMMER = "191212121212"  # Skatteverket's published test number
 DEMO_PROGRAMME = Path(settings.BASE_DIR) / "programmes" / "example"
+TOBACCO_PROGRAMME = Path(settings.BASE_DIR) / "programmes" / "tobacco-cessation"
 
 
 def _user(account: DemoAccount) -> User:
@@ -88,13 +89,14 @@ def load_demo() -> None:
             "phone": "070-000 00 00",
         },
     )
-    version = import_programme(DEMO_PROGRAMME).version
-    if not Enrolment.objects.filter(
-        patient=patient, programme_version__programme=version.programme
-    ).exists():
-        enrol_patient(
-            patient=patient,
-            unit=unit,
-            version=version,
-            actor=Actor(therapist, Membership.Role.THERAPIST, unit),
-        )
+    for folder in (DEMO_PROGRAMME, TOBACCO_PROGRAMME):
+        version = import_programme(folder).version
+        if not Enrolment.objects.filter(
+            patient=patient, programme_version__programme=version.programme
+        ).exists():
+            enrol_patient(
+                patient=patient,
+                unit=unit,
+                version=version,
+                actor=Actor(therapist, Membership.Role.THERAPIST, unit),
+            )

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from steg.programmes.outline import Outline, get_outline
+from steg.programmes.progress import load_attribute_values
+
 from .definition import Questionnaire
 from .loader import questionnaires_of
 from .models import Response
@@ -78,7 +81,10 @@ def due_items(
     done_by = done_days_by_questionnaire(enrolments) if enrolments else {}
     items = []
     for enrolment in enrolments:
+        hidden = _hidden_questionnaires(enrolment, language)
         for questionnaire in questionnaires_of(enrolment.programme_version).values():
+            if questionnaire.id in hidden:
+                continue
             done = done_by.get((enrolment.pk, questionnaire.id), set())
             days = fillable_now(questionnaire, enrolment, today, done)
             if days or (include_done and done):
@@ -92,6 +98,25 @@ def due_items(
                     )
                 )
     return items
+
+
+def _embedded(outline: Outline) -> set[str]:
+    return {
+        block["key"]
+        for page in outline.pages
+        for block in page.blocks
+        if block["type"] == "questionnaire"
+    }
+
+
+def _hidden_questionnaires(enrolment: Enrolment, language: str) -> set[str]:
+    """Questionnaires embedded only in content hidden for this patient (a smoker's test for a
+    snus user, say): they are not due. One query, and only for programmes with conditions."""
+    outline = get_outline(enrolment.programme_version, language)
+    if not outline.conditional:
+        return set()
+    values = load_attribute_values(enrolment, outline.attributes)
+    return _embedded(outline) - _embedded(outline.visible_to(values))
 
 
 def due_for_enrolment(

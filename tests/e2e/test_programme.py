@@ -86,7 +86,10 @@ def screenshot(page: Any, name: str) -> None:
 
 def test_patient_works_through_the_programme(journey: Journey, tmp_path: Path) -> None:
     page = journey.page
-    enrolment = Enrolment.objects.get(patient__personnummer=DEMO_PATIENT_PERSONNUMMER)
+    enrolment = Enrolment.objects.get(
+        patient__personnummer=DEMO_PATIENT_PERSONNUMMER,
+        programme_version__programme__slug="example",
+    )
     base = f"/patient/treatments/{enrolment.pk}"
 
     # The start page links to the programme's overview.

@@ -197,7 +197,10 @@ def assert_craving_chart(
 
 def test_patient_answers_questionnaires_and_sees_measurements(journey: Journey) -> None:
     page = journey.page
-    enrolment = Enrolment.objects.get(patient__personnummer=DEMO_PATIENT_PERSONNUMMER)
+    enrolment = Enrolment.objects.get(
+        patient__personnummer=DEMO_PATIENT_PERSONNUMMER,
+        programme_version__programme__slug="example",
+    )
     # Started two days ago: the diary is open for today and the two days before.
     Enrolment.objects.filter(pk=enrolment.pk).update(
         started_at=timezone.now() - datetime.timedelta(days=2)

@@ -239,6 +239,14 @@ MATRIX: dict[str, Row] = {
     ),
     "questionnaires:result": Row(get=OWN_TREATMENT, kwargs=own_response),
     "questionnaires:measurements": Row(get=OWN_TREATMENT, kwargs=own_enrolment),
+    # The tobacco programme: the patient's quit date (302: saved, back), the manual (public).
+    "tobacco:quit_date": Row(
+        get=OWN_TREATMENT,
+        post=expect(404, anonymous=LOGIN, patient=302),
+        kwargs=own_enrolment,
+        post_data={"quit_date": timezone.localdate().isoformat()},
+    ),
+    "tobacco:manual": Row(get=PUBLIC),
     # django-allauth: accounts.
     "account_login": Row(get=ANONYMOUS_ONLY),
     "account_logout": Row(
