@@ -1,4 +1,4 @@
-"""A small tobacco programme to test the aids with, and the app's URLs."""
+"""A small tobacco programme to test the aids with."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ from steg.programmes.actions import import_programme
 from steg.programmes.models import ProgrammeVersion
 from steg.questionnaires.models import Response
 from steg.testing.personas import World
-
-
-@pytest.fixture(autouse=True)
-def _tobacco_urls(settings: Settings) -> None:
-    settings.ROOT_URLCONF = "steg.tobacco.tests.urls"
 
 
 @pytest.fixture(autouse=True)
