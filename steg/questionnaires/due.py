@@ -77,7 +77,7 @@ def due_items(
     include_done: bool = False,
 ) -> list[DueItem]:
     """Questionnaires open to fill in for the active enrolments (and, asked, those done)."""
-    enrolments = [e for e in enrolments if e.status == e.Status.ACTIVE]
+    enrolments = [e for e in enrolments if include_done or e.status == e.Status.ACTIVE]
     done_by = done_days_by_questionnaire(enrolments) if enrolments else {}
     items = []
     for enrolment in enrolments:
@@ -86,7 +86,11 @@ def due_items(
             if questionnaire.id in hidden:
                 continue
             done = done_by.get((enrolment.pk, questionnaire.id), set())
-            days = fillable_now(questionnaire, enrolment, today, done)
+            days = (
+                fillable_now(questionnaire, enrolment, today, done)
+                if enrolment.status == enrolment.Status.ACTIVE
+                else []
+            )
             if days or (include_done and done):
                 items.append(
                     DueItem(

@@ -110,7 +110,10 @@ def charts_for(enrolment: Enrolment, language: str) -> list[ChartView]:
         if questionnaire.scoring is not None:
             points: list[tuple[datetime.date, Decimal | None]] = []
             for _qid, day, _answers, score in mine:
-                result = logic.score_from_json(questionnaire, score) if score else None
+                try:
+                    result = logic.score_from_json(questionnaire, score) if score else None
+                except ValueError:  # stored under an older definition: no point
+                    result = None
                 points.append((day, result.total if result else None))
             low, high = _scale_bounds(questionnaire)
             series_list.append(
@@ -125,7 +128,10 @@ def charts_for(enrolment: Enrolment, language: str) -> list[ChartView]:
         for item in _charted_items(questionnaire):
             item_points: list[tuple[datetime.date, Decimal | None]] = []
             for _qid, day, answers, _score in mine:
-                values = logic.answers_from_json(questionnaire, answers).get(item.link_id)
+                try:
+                    values = logic.answers_from_json(questionnaire, answers).get(item.link_id)
+                except (ValueError, TypeError, AttributeError):
+                    values = None
                 value = values[0] if values else None
                 number = (
                     Decimal(value)

@@ -44,6 +44,7 @@ class Field:
     required: bool = False
     repeats: bool = False
     value: str = ""
+    values: list[str] = field(default_factory=list)  # a repeating text item's answers
     other_value: str = ""
     choices: list[Choice] = field(default_factory=list)
     children: list[Field] = field(default_factory=list)
@@ -111,6 +112,7 @@ def build_fields(
                 required=item.required,
                 repeats=item.repeats,
                 value=raw[0] if raw and not item.repeats else "",
+                values=[*raw, ""] if item.repeats and item.type == "string" else [],
                 other_value=(values.get(item.link_id + OTHER_SUFFIX) or [""])[0],
                 input_mode={"integer": "numeric", "decimal": "decimal"}.get(item.type, ""),
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import uuid
 from typing import Any
 
@@ -15,18 +16,29 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from steg.audit.actions import Actor, record_event
 from steg.care.access import get_enrolment_for_patient
 from steg.care.models import Enrolment
 
 from . import actions, logic, measurements
-from .definition import Questionnaire
+from .definition import Answers, Questionnaire
 from .due import done_days_by_questionnaire, due_for_enrolment, enrolment_start, fillable_now
 from .loader import get_questionnaire
 from .models import Response
 from .render import build_fields, flatten, text_in
 from .schedule import is_fillable
+
+logger = logging.getLogger(__name__)
+
+
+def _go(request: HttpRequest, to: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Redirect; an htmx request (answering as they go) is sent on as a whole page."""
+    url = to if "/" in to else reverse(to, args=args, kwargs=kwargs)
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
 
 
 def _language() -> str:
@@ -111,15 +123,15 @@ def fill(request: HttpRequest, enrolment_id: int, questionnaire_id: str) -> Http
     if day is None:
         if asked:
             messages.error(request, _("That date could not be read. Choose a day from the list."))
-            return redirect("questionnaires:list", enrolment_id=enrolment.pk)
+            return _go(request, "questionnaires:list", enrolment_id=enrolment.pk)
         done = done_days_by_questionnaire([enrolment]).get((enrolment.pk, questionnaire.id), set())
         days = fillable_now(questionnaire, enrolment, today, done)
         if not days:
             latest = max(done, default=None)
             if latest is not None:
-                return redirect(_result_url(enrolment, questionnaire, latest))
+                return _go(request, _result_url(enrolment, questionnaire, latest))
             messages.info(request, _("This questionnaire is not open to fill in yet."))
-            return redirect("questionnaires:list", enrolment_id=enrolment.pk)
+            return _go(request, "questionnaires:list", enrolment_id=enrolment.pk)
         day = days[0]
     if not is_fillable(
         questionnaire.schedule, day, start=start, quit_date=enrolment.quit_date, today=today
@@ -129,16 +141,17 @@ def fill(request: HttpRequest, enrolment_id: int, questionnaire_id: str) -> Http
             _("You cannot fill this in for %(day)s. Choose a day from the list.")
             % {"day": day.isoformat()},
         )
-        return redirect("questionnaires:list", enrolment_id=enrolment.pk)
+        return _go(request, "questionnaires:list", enrolment_id=enrolment.pk)
     existing = Response.objects.filter(
         enrolment=enrolment, questionnaire_id=questionnaire.id, day=day
     ).first()
     if request.method == "GET":
         if existing and existing.status == Response.Status.SUBMITTED:
-            return redirect(_result_url(enrolment, questionnaire, day))
+            return _go(request, _result_url(enrolment, questionnaire, day))
         if existing:
-            answers = logic.answers_from_json(questionnaire, existing.answers)
-            values = logic.answers_to_form(questionnaire, answers)
+            values = logic.answers_to_form(
+                questionnaire, _stored_answers(questionnaire, existing.answers)
+            )
         else:
             values = _initial_values(questionnaire)
         context = _form_context(
@@ -146,6 +159,15 @@ def fill(request: HttpRequest, enrolment_id: int, questionnaire_id: str) -> Http
         )
         return render(request, "questionnaires/fill.html", context)
     return _post(request, enrolment, questionnaire, day, existing)
+
+
+def _stored_answers(questionnaire: Questionnaire, data: object) -> Answers:
+    """Stored answers as values; what no longer fits the definition is left out (logged)."""
+    try:
+        return logic.answers_from_json(questionnaire, data)  # type: ignore[arg-type]
+    except (ValueError, TypeError, AttributeError):
+        logger.warning("stored answers to %s do not fit the questionnaire", questionnaire.id)
+        return {}
 
 
 def _initial_values(questionnaire: Questionnaire) -> dict[str, list[str]]:
@@ -171,14 +193,12 @@ def _post(
     is_htmx = bool(getattr(request, "htmx", False))
     if enrolment.status != Enrolment.Status.ACTIVE:
         text = _("This treatment is not active, so nothing can be changed.")
-        if is_htmx:
-            return render(request, "programmes/_status_error.html", {"text": text}, status=409)
         messages.error(request, text)
-        return redirect("questionnaires:list", enrolment_id=enrolment.pk)
+        return _go(request, "questionnaires:list", enrolment_id=enrolment.pk)
     if existing and existing.status == Response.Status.SUBMITTED:
         if not (token and existing.submission_token == token):
             messages.info(request, _("You have already answered this. Here is your result."))
-        return redirect(_result_url(enrolment, questionnaire, day))
+        return _go(request, _result_url(enrolment, questionnaire, day))
     submitting = action == "submit"
     validation = logic.validate(questionnaire, values, language, for_submit=submitting)
     if validation.errors:
@@ -203,7 +223,7 @@ def _post(
             )
         except actions.AlreadySubmitted:
             messages.info(request, _("You have already answered this. Here is your result."))
-        return redirect(_result_url(enrolment, questionnaire, day))
+        return _go(request, _result_url(enrolment, questionnaire, day))
     try:
         actions.save_draft(
             enrolment=enrolment,
@@ -213,7 +233,7 @@ def _post(
             language=language,
         )
     except actions.AlreadySubmitted:
-        return redirect(_result_url(enrolment, questionnaire, day))
+        return _go(request, _result_url(enrolment, questionnaire, day))
     if is_htmx:
         context = _form_context(
             request,
@@ -252,10 +272,16 @@ def result(
     if response is None:
         raise Http404("No such response")
     language = _language()
-    answers = logic.answers_from_json(questionnaire, response.answers)
-    score = (
-        logic.score_from_json(questionnaire, response.score) if response.score is not None else None
-    )
+    answers = _stored_answers(questionnaire, response.answers)
+    try:
+        score = (
+            logic.score_from_json(questionnaire, response.score)
+            if response.score is not None
+            else None
+        )
+    except ValueError:
+        logger.warning("stored score of response %s does not fit its questionnaire", response.pk)
+        score = None
     context = {
         "enrolment": enrolment,
         "questionnaire": questionnaire,

@@ -253,7 +253,7 @@ def test_a_paused_treatment_changes_nothing(world: World, patient: Client) -> No
     htmx = post(patient, world, "mood", {"feeling": "bad", "token": "t"}, htmx=True)
 
     assert response.status_code == 302
-    assert htmx.status_code == 409
+    assert htmx["HX-Redirect"].endswith("/questionnaires/")  # the whole page, with a message
     assert not Response.objects.exists()
 
 
@@ -329,3 +329,55 @@ def test_the_fill_page_runs_a_fixed_number_of_queries(
         assert (
             patient.get(reverse("questionnaires:measurements", args=[world.enrolment.pk]))
         ).status_code == 200
+
+
+def test_an_htmx_change_that_cannot_be_saved_sends_the_whole_page_on(
+    world: World, patient: Client
+) -> None:
+    post(patient, world, "mood", {**GOOD_MOOD, "action": "submit"})
+    # Another tab still has the form open and the patient changes an answer there.
+    response = post(patient, world, "mood", {"feeling": "good", "token": "other"}, htmx=True)
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"].endswith(f"/{timezone.localdate().isoformat()}/")
+    Enrolment.objects.filter(pk=world.enrolment.pk).update(status=Enrolment.Status.PAUSED)
+    paused = post(patient, world, "diary", {"used": "false", "token": "p"}, htmx=True)
+    assert paused["HX-Redirect"].endswith("/questionnaires/")
+    assert not Response.objects.filter(questionnaire_id="diary").exists()
+
+
+def test_stored_answers_that_no_longer_fit_do_not_break_the_pages(
+    world: World, patient: Client
+) -> None:
+    now = timezone.now()
+    today = timezone.localdate()
+    common = {"enrolment": world.enrolment, "language": "sv", "created_at": now, "updated_at": now}
+    Response.objects.create(questionnaire_id="mood", day=today, answers={"stress": ["x"]}, **common)
+    Response.objects.create(
+        questionnaire_id="diary",
+        day=today,
+        answers={"craving": ["not a number"]},
+        score={"nonsense": True},
+        status=Response.Status.SUBMITTED,
+        submitted_at=now,
+        **common,
+    )
+
+    assert patient.get(fill_url(world, "mood")).status_code == 200
+    result = reverse("questionnaires:result", args=[world.enrolment.pk, "diary", today.isoformat()])
+    assert patient.get(result).status_code == 200
+    measurements = reverse("questionnaires:measurements", args=[world.enrolment.pk])
+    assert patient.get(measurements).status_code == 200
+
+
+def test_a_closed_treatment_still_lists_the_answers_sent(
+    world: World, patient: Client, english: None
+) -> None:
+    post(patient, world, "mood", {**GOOD_MOOD, "action": "submit"})
+    Enrolment.objects.filter(pk=world.enrolment.pk).update(status=Enrolment.Status.COMPLETED)
+
+    html = patient.get(reverse("questionnaires:list", args=[world.enrolment.pk])).content.decode()
+
+    assert "How are you?" in html
+    assert "Sent:" in html
+    assert "Fill in for today" not in html
