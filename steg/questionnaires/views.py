@@ -87,6 +87,7 @@ def _form_context(
     language = _language()
     answers = logic.validate(questionnaire, values, language, for_submit=False).answers
     enabled = logic.enabled_items(questionnaire, answers)
+    values = _with_initial(questionnaire, values, enabled)
     fields = build_fields(questionnaire, language, values, errors, enabled)
     return {
         "enrolment": enrolment,
@@ -168,6 +169,24 @@ def _stored_answers(questionnaire: Questionnaire, data: object) -> Answers:
     except (ValueError, TypeError, AttributeError):
         logger.warning("stored answers to %s do not fit the questionnaire", questionnaire.id)
         return {}
+
+
+def _with_initial(
+    questionnaire: Questionnaire, values: dict[str, list[str]], enabled: frozenset[str]
+) -> dict[str, list[str]]:
+    """A text or number question that has just appeared (nothing posted for it yet) gets its
+    initial answer. Choices are left alone: an unticked choice posts nothing either."""
+    missing = {
+        item.link_id: item.initial
+        for item in questionnaire.all_items()
+        if item.initial
+        and item.link_id in enabled
+        and item.link_id not in values
+        and item.type not in ("boolean", "choice", "open-choice")
+    }
+    if not missing:
+        return values
+    return {**logic.answers_to_form(questionnaire, missing), **values}
 
 
 def _initial_values(questionnaire: Questionnaire) -> dict[str, list[str]]:

@@ -381,3 +381,28 @@ def test_a_closed_treatment_still_lists_the_answers_sent(
     assert "How are you?" in html
     assert "Sent:" in html
     assert "Fill in for today" not in html
+
+
+def test_a_question_that_appears_gets_its_initial_answer(world: World) -> None:
+    from steg.questionnaires.parse import load_questionnaire_text
+    from steg.questionnaires.views import _with_initial
+
+    questionnaire = load_questionnaire_text(
+        """id: t
+languages: [en]
+title: {en: T}
+items:
+  - {linkId: smokes, type: boolean, text: {en: "Do you smoke?"}}
+  - linkId: per-pack
+    type: integer
+    initial: [20]
+    text: {en: Per pack}
+    enableWhen: [{question: smokes, operator: "=", answer: true}]
+"""
+    )
+    shown = frozenset({"smokes", "per-pack"})
+
+    assert _with_initial(questionnaire, {"smokes": ["true"]}, shown)["per-pack"] == ["20"]
+    # What the patient typed (even nothing) is kept.
+    kept = _with_initial(questionnaire, {"smokes": ["true"], "per-pack": [""]}, shown)
+    assert kept["per-pack"] == [""]
