@@ -366,7 +366,7 @@ def test_patient_prepares_to_quit(journey: Journey, track: Track, tmp_path: Path
     # My plan gathers the reasons; the last page of Step 1 read, Step 2 opens.
     assert journey.path() == f"{base}/pages/quit-day-plan/"
     plan = page.locator("main .my-plan")
-    expect(plan.locator("section:has(#plan-reasons) .answer")).to_contain_text(track.reasons)
+    expect(plan.locator("section:has([id$='plan-reasons']) .answer")).to_contain_text(track.reasons)
     journey.check_both("my plan page", heading_en="My plan for quit day")
     screenshot(page, f"my-plan-{tag}")
     read(journey)

@@ -6,10 +6,12 @@ apply; a dual user and a patient we know nothing about yet see both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 
 from steg.care.models import Enrolment
@@ -141,3 +143,34 @@ def test_a_snus_user_is_asked_for_the_snus_test_and_not_the_cigarette_test(
     due = {d.questionnaire.id for d in due_for_enrolment(enrolment, timezone.localdate(), "sv")}
     assert "ftnd-st" in due
     assert "ftnd" not in due
+
+
+def test_no_page_of_the_programme_repeats_an_element_id(
+    world: World, version: ProgrammeVersion, client_as: Callable[[str], Client]
+) -> None:
+    import re
+    from collections import Counter
+
+    from django.urls import reverse
+
+    from steg.programmes.models import StepOpening
+
+    enrolment = Enrolment.objects.create(
+        patient=world.patient,
+        unit=world.unit,
+        programme_version=version,
+        status=Enrolment.Status.ACTIVE,
+        started_at=timezone.now(),
+        quit_date=timezone.localdate(),
+    )
+    for step in STEPS:
+        StepOpening.objects.create(
+            enrolment=enrolment, step_key=step, opened_by=world.therapist, opened_at=timezone.now()
+        )
+    patient = client_as("patient")
+    for page in get_outline(version, "sv").pages:
+        response = patient.get(reverse("programmes:page", args=[enrolment.pk, page.key]))
+        assert response.status_code == 200, page.key
+        ids = Counter(re.findall(r'\sid="([^"]+)"', response.content.decode()))
+        repeated = [element_id for element_id, count in ids.items() if count > 1]
+        assert repeated == [], (page.key, repeated)
