@@ -17,7 +17,6 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from steg.care.models import Enrolment
-from steg.programmes import outline
 from steg.programmes.actions import import_programme
 from steg.programmes.models import (
     Page,
@@ -36,12 +35,6 @@ NEW_WELCOME = "Hallå och varmt välkomna till den nya versionen!"
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_outlines() -> None:
-    # Outlines are cached per process by version id and hash; ids are reused between tests.
-    outline._load_outline.cache_clear()
 
 
 @pytest.fixture

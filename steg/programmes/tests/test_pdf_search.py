@@ -21,7 +21,6 @@ from steg.audit.actions import Actor
 from steg.audit.models import AuditEvent
 from steg.care.actions import enrol_patient
 from steg.care.models import Enrolment
-from steg.programmes import outline
 from steg.programmes.actions import import_programme
 from steg.testing.personas import EXAMPLE_PROGRAMME, World
 
@@ -36,12 +35,6 @@ PDFIMAGES = "/usr/bin/pdfimages"
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_outlines() -> None:
-    # Outlines are cached per process by version id and hash; ids are reused between tests.
-    outline._load_outline.cache_clear()
 
 
 def url(name: str, enrolment: Enrolment, *args: str) -> str:

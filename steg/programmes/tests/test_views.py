@@ -50,12 +50,6 @@ def _fast_password_hasher(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_outlines() -> None:
-    # Outlines are cached per process by version id and hash; ids are reused between tests.
-    outline._load_outline.cache_clear()
-
-
 def url(name: str, enrolment: Enrolment, *args: str) -> str:
     return reverse(f"programmes:{name}", args=[enrolment.pk, *args])
 
