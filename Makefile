@@ -58,6 +58,7 @@ messages: env
 check-deploy: env
 	STEG_ENV=production SECRET_KEY="$$(head -c 64 /dev/urandom | base64 | tr -d '\n')" \
 	  ALLOWED_HOSTS=steg.example DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+	  STEG_SMS_BACKEND=steg.dialog.sms.NullSmsBackend \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

@@ -149,6 +149,7 @@ def bench_environment(tmp: Path, database_url: str, conn_max_age: int | None) ->
         SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="127.0.0.1",
         STEG_ALLOW_SQLITE="true",
+        STEG_SMS_BACKEND="steg.dialog.sms.NullSmsBackend",
         SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback, no TLS proxy in front
         STEG_DATA_DIR=str(tmp / "data"),
         STATIC_ROOT=str(tmp / "static"),

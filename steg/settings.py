@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "steg.accounts",
     "steg.audit",
     "steg.care",
+    "steg.dialog",
     "steg.programmes",
     "steg.questionnaires",
     "steg.tobacco",
@@ -220,6 +221,7 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
     "reauthenticate": "10/m/user",
+    "invitation_code": "10/15m/ip",  # wrong invitation codes (steg.care.views_invitations)
 }
 MFA_ADAPTER = "steg.accounts.adapter.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -240,6 +242,7 @@ SOCIALACCOUNT_LOGIN_ON_GET = False
 # Off unless STEG_OIDC_CLIENT_ID is set; see docs/authentication.md.
 OIDC_CLIENT_ID = envstr("STEG_OIDC_CLIENT_ID")
 OIDC_ENABLED = bool(OIDC_CLIENT_ID)
+STEG_OIDC_PERSONNUMMER_CLAIM = envstr("STEG_OIDC_PERSONNUMMER_CLAIM", "personal_identity_number")
 SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {}
 if OIDC_ENABLED:
     SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
@@ -308,7 +311,32 @@ EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Steg <no-reply@steg.localhost>")
 
+# Notifications (steg.dialog, see docs/notifications.md). SMS go through STEG_SMS_BACKEND, a
+# dotted path: printed to the console locally; production must name one explicitly
+# (steg.dialog.sms.NullSmsBackend sends none). Failed deliveries are retried with exponential
+# back-off (STEG_NOTIFY_RETRY_SECONDS, doubling) up to STEG_NOTIFY_MAX_ATTEMPTS attempts.
+STEG_SMS_BACKEND = envstr(
+    "STEG_SMS_BACKEND", "" if PRODUCTION else "steg.dialog.sms.ConsoleSmsBackend"
+)
+STEG_NOTIFY_MAX_ATTEMPTS = envint("STEG_NOTIFY_MAX_ATTEMPTS", 5)
+STEG_NOTIFY_RETRY_SECONDS = envint("STEG_NOTIFY_RETRY_SECONDS", 60)
+# The development outbox (/dev/outbox/) shows every notification to anyone: never in production.
+STEG_DEV_OUTBOX = envbool("STEG_DEV_OUTBOX", not PRODUCTION)
+
 MAINTENANCE_MODE = envbool("STEG_MAINTENANCE", False)
+
+# The care journey (docs/care-journey.md).
+# The version of the terms of use that patients accept on activation; change it when the text
+# changes, so that each enrolment records which version its patient accepted.
+STEG_TERMS_VERSION = envstr("STEG_TERMS_VERSION", "2026-11")
+# Days an invitation link and code stay valid.
+STEG_INVITATION_DAYS = envint("STEG_INVITATION_DAYS", 14)
+# The external video service for video meetings (Steg does not build video itself): a URL with
+# `{room}`, replaced by a random room name for each meeting; empty means the therapist pastes a
+# link for each video meeting.
+STEG_VIDEO_URL_TEMPLATE = envstr("STEG_VIDEO_URL_TEMPLATE", "")
+# Reminders of booked meetings go out this many hours before the start.
+STEG_MEETING_REMINDER_HOURS = envint("STEG_MEETING_REMINDER_HOURS", 24)
 
 # Content-Security-Policy: no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {
@@ -366,6 +394,12 @@ if PRODUCTION:
         problems.append("DATABASE_URL must point to PostgreSQL (or set STEG_ALLOW_SQLITE=true)")
     if not ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must be set")
+    if not STEG_SMS_BACKEND:
+        problems.append(
+            "STEG_SMS_BACKEND must be set (steg.dialog.sms.NullSmsBackend to send no SMS)"
+        )
+    if STEG_DEV_OUTBOX:
+        problems.append("STEG_DEV_OUTBOX must be off")
     if problems:
         raise ImproperlyConfigured(
             "Refusing to start with unsafe production settings: " + "; ".join(problems)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("steg.programmes.urls")),
     path("", include("steg.questionnaires.urls")),
     path("", include("steg.tobacco.urls")),
+    path("", include("steg.dialog.urls")),
     path("manage/audit/", include("steg.audit.urls")),
     path("account/", include("allauth.urls")),
 ]

@@ -10,11 +10,13 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from steg.audit.actions import Actor
-from steg.care.actions import enrol_patient
-from steg.care.models import Enrolment, Patient
+from steg.care import actions
+from steg.care.models import Assessment, Enrolment, Patient, TobaccoType
 from steg.programmes.actions import import_programme
+from steg.programmes.models import ProgrammeVersion
 
 from .models import Membership, Organisation, Unit, User
 
@@ -25,6 +27,7 @@ DEMO_REGION = "Region Demo"
 DEMO_UNIT = "Tobaksavvänjning Demo vårdcentral"
 OTHER_REGION = "Region Grannlandet"
 OTHER_UNIT = "Tobaksavvänjning Grannby vårdcentral"
+DEMO_HEALTH_CENTRE = "Demo vårdcentral"
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,10 @@ THERAPIST = DemoAccount("therapist", "therapist@steg.example", "Tove", "Berg")
 OTHER_THERAPIST = DemoAccount("therapist (other region)", "therapist2@steg.example", "Olle", "Ek")
 AUTHOR = DemoAccount("author", "author@steg.example", "Ada", "Lind")
 UNIT_ADMIN = DemoAccount("unit admin", "admin@steg.example", "Mats", "Holm")
-DEMO_ACCOUNTS = [PATIENT, THERAPIST, OTHER_THERAPIST, AUTHOR, UNIT_ADMIN]
+REFERRER = DemoAccount("referrer", "referrer@steg.example", "Rakel", "Nord")
+DEMO_ACCOUNTS = [PATIENT, THERAPIST, OTHER_THERAPIST, AUTHOR, UNIT_ADMIN, REFERRER]
 DEMO_PATIENT_PERSONNUMMER = "191212121212"  # Skatteverket's published test number
+NEW_REFERRAL_PERSONNUMMER = "197902149876"  # in the 98xx series of Skatteverket's test numbers
 DEMO_PROGRAMME = Path(settings.BASE_DIR) / "programmes" / "example"
 TOBACCO_PROGRAMME = Path(settings.BASE_DIR) / "programmes" / "tobacco-cessation"
 
@@ -70,13 +75,17 @@ def _staff(account: DemoAccount, unit: Unit, role: str) -> User:
 def load_demo() -> None:
     region, _ = Organisation.objects.get_or_create(name=DEMO_REGION)
     unit, _ = Unit.objects.get_or_create(organisation=region, name=DEMO_UNIT)
+    health_centre, _ = Unit.objects.get_or_create(organisation=region, name=DEMO_HEALTH_CENTRE)
     other_region, _ = Organisation.objects.get_or_create(name=OTHER_REGION)
     other_unit, _ = Unit.objects.get_or_create(organisation=other_region, name=OTHER_UNIT)
+    Unit.objects.filter(pk__in=[unit.pk, other_unit.pk]).update(accepts_referrals=True)
+    unit.refresh_from_db()
 
     therapist = _staff(THERAPIST, unit, Membership.Role.THERAPIST)
     _staff(OTHER_THERAPIST, other_unit, Membership.Role.THERAPIST)
     _staff(AUTHOR, unit, Membership.Role.AUTHOR)
     _staff(UNIT_ADMIN, unit, Membership.Role.UNIT_ADMIN)
+    referrer = _staff(REFERRER, health_centre, Membership.Role.REFERRER)
 
     patient_user = _user(PATIENT)
     patient, _ = Patient.objects.get_or_create(
@@ -94,9 +103,71 @@ def load_demo() -> None:
         if not Enrolment.objects.filter(
             patient=patient, programme_version__programme=version.programme
         ).exists():
-            enrol_patient(
-                patient=patient,
-                unit=unit,
-                version=version,
-                actor=Actor(therapist, Membership.Role.THERAPIST, unit),
-            )
+            _demo_treatment(patient, unit, health_centre, referrer, therapist, version)
+    # A new referral in the inbox, for trying the care journey from the start.
+    if not Patient.objects.filter(personnummer=NEW_REFERRAL_PERSONNUMMER).exists():
+        actions.send_referral(
+            referrer=referrer,
+            referring_unit=health_centre,
+            receiving_unit=unit,
+            data=actions.ReferralData(
+                personnummer=NEW_REFERRAL_PERSONNUMMER,
+                first_name="Nils",
+                last_name="Nyström",
+                phone="070-111 22 33",
+                email="nils@steg.example",
+                tobacco_type=TobaccoType.CIGARETTES,
+                tobacco_amount="15 cigaretter om dagen",
+                reason="Vill sluta röka, har försökt själv två gånger.",
+                contact_consent=True,
+            ),
+        )
+
+
+def _demo_treatment(
+    patient: Patient,
+    unit: Unit,
+    health_centre: Unit,
+    referrer: User,
+    therapist: User,
+    version: ProgrammeVersion,
+) -> Enrolment:
+    """The demo patient's way into a programme, through the same steps as anyone's: a referral,
+    the assessment talk choosing the programme, enrolment and activation."""
+    referral = actions.send_referral(
+        referrer=referrer,
+        referring_unit=health_centre,
+        receiving_unit=unit,
+        data=actions.ReferralData(
+            personnummer=patient.personnummer,
+            first_name=patient.first_name,
+            last_name=patient.last_name,
+            phone=patient.phone,
+            email=patient.email,
+            tobacco_type=TobaccoType.SNUS,
+            tobacco_amount="En dosa om dagen",
+            reason="Vill sluta med snus inför graviditet.",
+            contact_consent=True,
+        ),
+    ).referral
+    assessment = actions.record_assessment(
+        referral,
+        therapist=therapist,
+        data=actions.AssessmentData(
+            held_on=timezone.localdate(),
+            mode="phone",
+            tobacco_type=TobaccoType.SNUS,
+            tobacco_use="En dosa om dagen sedan tio år.",
+            motivation=8,
+            confidence=6,
+            notes="Demo: samtal per telefon.",
+            choice=Assessment.Choice.DIGITAL_GUIDED,
+            choice_reason="Vill arbeta på egen tid med stöd.",
+            programme=version.programme,
+        ),
+    )
+    enrolment = actions.enrol_patient(assessment=assessment, actor=therapist, version=version)
+    enrolment.terms_version = settings.STEG_TERMS_VERSION
+    enrolment.consented_at = timezone.now()
+    enrolment.save(update_fields=["terms_version", "consented_at"])
+    return actions.activate_enrolment(enrolment, actor=Actor(patient.user, "patient"), request=None)

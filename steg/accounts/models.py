@@ -128,6 +128,9 @@ class Unit(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     hsa_id = models.CharField(_("HSA id"), max_length=64, blank=True)
+    # A unit that takes referrals (a cessation clinic) appears as a receiving unit for the
+    # referrers of its organisation.
+    accepts_referrals = models.BooleanField(_("accepts referrals"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = UnitQuerySet.as_manager()

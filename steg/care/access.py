@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest
 from steg.accounts.models import Membership, Unit, User
 from steg.audit.actions import Actor, record_event
 
-from .models import CARE_ROLES, Enrolment, Patient
+from .models import CARE_ROLES, Assessment, Enrolment, Meeting, Patient, Referral
 
 
 def _user(request: HttpRequest) -> User:
@@ -28,14 +28,26 @@ def _care_membership(user: User, unit_ids: set[int]) -> Membership | None:
     return None
 
 
+def care_unit_ids(patient: Patient) -> set[int]:
+    """Units with a care relation to the patient: a referral to them or an enrolment there."""
+    return set(patient.enrolments.values_list("unit_id", flat=True)) | set(
+        patient.referrals.values_list("receiving_unit_id", flat=True)
+    )
+
+
+def staff_actor(user: User, unit_id: int) -> Actor | None:
+    """The user acting in a care role at a unit, or None when they have no such role there."""
+    membership = _care_membership(user, {unit_id})
+    return Actor(user, membership.role, membership.unit) if membership else None
+
+
 def get_patient_for_staff(request: HttpRequest, patient_id: int, *, purpose: str) -> Patient:
     """A patient's record for a member of staff with a care relation, or 404."""
     user = _user(request)
     patient = Patient.objects.filter(pk=patient_id).first()
     membership = None
     if patient is not None:
-        unit_ids = set(patient.enrolments.values_list("unit_id", flat=True))
-        membership = _care_membership(user, unit_ids)
+        membership = _care_membership(user, care_unit_ids(patient))
     if patient is None or membership is None:
         record_event(
             action="care.patient.access_denied",
@@ -127,6 +139,9 @@ def get_enrolment_for_patient(request: HttpRequest, enrolment_id: int) -> Enrolm
     enrolment = (
         Enrolment.objects.select_related("patient", "unit", "programme_version__programme")
         .filter(pk=enrolment_id, patient__user=user)
+        # Until the patient has accepted the invitation (terms and consent) the treatment is
+        # not theirs to open.
+        .exclude(status=Enrolment.Status.INVITED)
         .first()
     )
     if enrolment is None:
@@ -172,3 +187,131 @@ def get_enrolment_for_staff(request: HttpRequest, enrolment_id: int, *, purpose:
         purpose=purpose,
     )
     return enrolment
+
+
+def get_referral_for_staff(request: HttpRequest, referral_id: int, *, purpose: str) -> Referral:
+    """A referral received by a unit where the user works in a care role, or 404; read recorded."""
+    user = _user(request)
+    referral = (
+        Referral.objects.select_related(
+            "patient", "receiving_unit", "referring_unit", "referrer", "assigned_to"
+        )
+        .filter(pk=referral_id)
+        .first()
+    )
+    membership = _care_membership(user, {referral.receiving_unit_id}) if referral else None
+    if referral is None or membership is None:
+        record_event(
+            action="care.referral.access_denied",
+            actor=Actor(user),
+            request=request,
+            patient=referral.patient if referral else None,
+            object_type="care.referral",
+            object_id=referral_id,
+            purpose=purpose,
+        )
+        raise Http404("No such referral")
+    record_event(
+        action="care.referral.viewed",
+        actor=Actor(user, membership.role, membership.unit),
+        request=request,
+        patient=referral.patient,
+        object_type="care.referral",
+        object_id=referral.pk,
+        purpose=purpose,
+    )
+    return referral
+
+
+def get_assessment_for_staff(
+    request: HttpRequest, assessment_id: int, *, purpose: str
+) -> Assessment:
+    """An assessment held at a unit where the user works in a care role, or 404; read recorded."""
+    user = _user(request)
+    assessment = (
+        Assessment.objects.select_related("patient", "unit", "programme", "referral", "therapist")
+        .filter(pk=assessment_id)
+        .first()
+    )
+    membership = _care_membership(user, {assessment.unit_id}) if assessment else None
+    if assessment is None or membership is None:
+        record_event(
+            action="care.assessment.access_denied",
+            actor=Actor(user),
+            request=request,
+            patient=assessment.patient if assessment else None,
+            object_type="care.assessment",
+            object_id=assessment_id,
+            purpose=purpose,
+        )
+        raise Http404("No such assessment")
+    record_event(
+        action="care.assessment.viewed",
+        actor=Actor(user, membership.role, membership.unit),
+        request=request,
+        patient=assessment.patient,
+        object_type="care.assessment",
+        object_id=assessment.pk,
+        purpose=purpose,
+    )
+    return assessment
+
+
+def get_meeting_for_staff(request: HttpRequest, meeting_id: int, *, purpose: str) -> Meeting:
+    """A meeting at a unit where the user works in a care role, or 404; the read recorded."""
+    user = _user(request)
+    meeting = (
+        Meeting.objects.select_related("patient", "unit", "therapist").filter(pk=meeting_id).first()
+    )
+    membership = _care_membership(user, {meeting.unit_id}) if meeting else None
+    if meeting is None or membership is None:
+        record_event(
+            action="care.meeting.access_denied",
+            actor=Actor(user),
+            request=request,
+            patient=meeting.patient if meeting else None,
+            object_type="care.meeting",
+            object_id=meeting_id,
+            purpose=purpose,
+        )
+        raise Http404("No such meeting")
+    record_event(
+        action="care.meeting.viewed",
+        actor=Actor(user, membership.role, membership.unit),
+        request=request,
+        patient=meeting.patient,
+        object_type="care.meeting",
+        object_id=meeting.pk,
+        purpose=purpose,
+    )
+    return meeting
+
+
+def get_meeting_for_patient(request: HttpRequest, meeting_id: int) -> Meeting:
+    """One of the logged-in patient's own meetings, or 404 (and the attempt recorded)."""
+    user = _user(request)
+    meeting = (
+        Meeting.objects.select_related("patient", "unit", "therapist")
+        .filter(pk=meeting_id, patient__user=user)
+        .first()
+    )
+    if meeting is None:
+        record_event(
+            action="care.meeting.access_denied",
+            actor=Actor(user, "patient"),
+            request=request,
+            object_type="care.meeting",
+            object_id=meeting_id,
+            purpose="self-service",
+        )
+        raise Http404("No such meeting")
+    record_event(
+        action="care.meeting.viewed_own",
+        actor=Actor(user, "patient"),
+        request=request,
+        patient=meeting.patient,
+        object_type="care.meeting",
+        object_id=meeting.pk,
+        purpose="self-service",
+    )
+    return meeting

@@ -13,19 +13,37 @@ from steg.programmes.progress import load_progress
 from steg.questionnaires.due import due_items
 
 from . import access
-from .models import CARE_ROLES
+from .models import CARE_ROLES, Assessment, Enrolment, Meeting, Referral
 
 
 @login_required
 def patient_start(request: HttpRequest) -> HttpResponse:
     """My treatments."""
     patient = access.get_own_patient(request)
-    enrolments = access.own_enrolments(patient) if patient else []
+    everything = access.own_enrolments(patient) if patient else []
+    # An invited treatment is not the patient's to open until they accept the invitation.
+    enrolments = [e for e in everything if e.status != Enrolment.Status.INVITED]
+    invited = [e for e in everything if e.status == Enrolment.Status.INVITED]
     due = due_items(enrolments, timezone.localdate(), get_language() or "sv")
+    upcoming = (
+        list(
+            Meeting.objects.filter(
+                patient=patient, status=Meeting.Status.BOOKED, ends_at__gte=timezone.now()
+            ).order_by("starts_at")[:3]
+        )
+        if patient
+        else []
+    )
     return render(
         request,
         "care/patient_start.html",
-        {"patient": patient, "enrolments": enrolments, "due": due},
+        {
+            "patient": patient,
+            "enrolments": enrolments,
+            "invited": invited,
+            "due": due,
+            "upcoming_meetings": upcoming,
+        },
     )
 
 
@@ -40,6 +58,8 @@ def unit_patients(request: HttpRequest, unit_id: int) -> HttpResponse:
 
 @login_required
 def patient_record(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Everything about a patient at the units where the staff member works: identity, contact,
+    referrals, assessment talks, treatments and meetings."""
     patient = access.get_patient_for_staff(request, patient_id, purpose="care")
     user = request.user
     my_units = {
@@ -58,6 +78,35 @@ def patient_record(request: HttpRequest, patient_id: int) -> HttpResponse:
         }
         for enrolment in enrolments
     ]
+    referrals = list(
+        Referral.objects.filter(patient=patient, receiving_unit_id__in=my_units)
+        .select_related("referring_unit", "receiving_unit", "referrer", "assigned_to")
+        .order_by("-created_at", "-pk")
+    )
+    assessments = list(
+        Assessment.objects.filter(patient=patient, unit_id__in=my_units)
+        .select_related("therapist", "programme", "unit")
+        .prefetch_related("enrolments")
+        .order_by("-held_on", "-pk")
+    )
+    now = timezone.now()
+    meetings = (
+        Meeting.objects.filter(patient=patient, unit_id__in=my_units)
+        .select_related("therapist", "unit")
+        .order_by("starts_at", "pk")
+    )
+    upcoming = [m for m in meetings if m.ends_at >= now and m.status == Meeting.Status.BOOKED]
+    past = [m for m in meetings if m not in upcoming][-10:]
     return render(
-        request, "care/patient_record.html", {"patient": patient, "treatments": treatments}
+        request,
+        "care/patient_record.html",
+        {
+            "patient": patient,
+            "treatments": treatments,
+            "referrals": referrals,
+            "assessments": assessments,
+            "upcoming_meetings": upcoming,
+            "past_meetings": past,
+            "can_book": bool(my_units),
+        },
     )

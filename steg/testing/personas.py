@@ -1,10 +1,11 @@
-"""Shared personas for tests: one patient, staff in two regions, an author and an admin.
+"""Shared personas for tests: one patient, staff in two regions, an author, admins, a referrer.
 
 Staff personas have a TOTP authenticator with a known secret, as staff must.
 """
 
 from __future__ import annotations
 
+import datetime
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from steg.accounts.models import Membership, Organisation, RegionAdmin, Unit, User
-from steg.care.models import Enrolment, Patient
+from steg.care.models import Assessment, Enrolment, Patient, Referral
 from steg.programmes.actions import import_programme
+from steg.programmes.models import Programme, ProgrammeVersion
 
 EXAMPLE_PROGRAMME = Path(settings.BASE_DIR) / "programmes" / "example"
 
@@ -44,6 +46,8 @@ class World:
     author: User
     unit_admin: User
     region_admin: User
+    referrer: User
+    referring_unit: Unit
 
     def persona(self, name: str) -> User | None:
         return {
@@ -54,6 +58,7 @@ class World:
             "author": self.author,
             "admin": self.unit_admin,
             "region_admin": self.region_admin,
+            "referrer": self.referrer,
         }[name]
 
 
@@ -70,11 +75,91 @@ def make_staff(email: str, name: str, unit: Unit, role: str) -> User:
     return user
 
 
+def make_assessment(
+    patient: Patient,
+    unit: Unit,
+    programme: Programme,
+    *,
+    therapist: User | None = None,
+    referrer: User | None = None,
+    choice: str = Assessment.Choice.DIGITAL_GUIDED,
+) -> Assessment:
+    """A closed referral and an assessment talk that chose `programme`: what an enrolment needs.
+
+    Test scaffolding only; the application goes through steg.care.actions.
+    """
+    digital = choice in Assessment.DIGITAL_CHOICES
+    referral = None
+    if referrer is not None:
+        referral = Referral.objects.create(
+            patient=patient,
+            referring_unit=referrer.staff_memberships[0].unit,
+            receiving_unit=unit,
+            referrer=referrer,
+            status=Referral.Status.CLOSED,
+            close_reason=Referral.CloseReason.ENROLLED if digital else "other_treatment",
+            closed_at=timezone.now(),
+            tobacco_type="snus",
+            tobacco_amount="1 dosa",
+            reason="Vill sluta",
+            contact_consent=True,
+        )
+    return Assessment.objects.create(
+        referral=referral,
+        patient=patient,
+        unit=unit,
+        therapist=therapist,
+        held_on=timezone.localdate(),
+        mode="phone",
+        tobacco_type="snus",
+        tobacco_use="1 dosa per dag",
+        motivation=8,
+        confidence=6,
+        choice=choice,
+        choice_reason="Vill arbeta på egen tid",
+        programme=programme if digital else None,
+    )
+
+
+def start_treatment(
+    patient: Patient,
+    unit: Unit,
+    version: ProgrammeVersion,
+    *,
+    therapist: User | None = None,
+    quit_date: datetime.date | None = None,
+    started_at: datetime.datetime | None = None,
+) -> Enrolment:
+    """An active enrolment with the assessment it needs (test scaffolding, no audit events)."""
+    return Enrolment.objects.create(
+        patient=patient,
+        unit=unit,
+        programme_version=version,
+        assessment=make_assessment(patient, unit, version.programme, therapist=therapist),
+        therapist=therapist,
+        status=Enrolment.Status.ACTIVE,
+        started_at=started_at or timezone.now(),
+        quit_date=quit_date,
+    )
+
+
 def build_world() -> World:
     region = Organisation.objects.create(name="Region Test")
-    unit = Unit.objects.create(organisation=region, name="Tobaksavvänjning Testby")
+    unit = Unit.objects.create(
+        organisation=region, name="Tobaksavvänjning Testby", accepts_referrals=True
+    )
+    referring_unit = Unit.objects.create(organisation=region, name="Vårdcentral Testby")
     other_region = Organisation.objects.create(name="Region Annan")
-    other_unit = Unit.objects.create(organisation=other_region, name="Tobaksavvänjning Annanby")
+    other_unit = Unit.objects.create(
+        organisation=other_region, name="Tobaksavvänjning Annanby", accepts_referrals=True
+    )
+    therapist = make_staff("therapist@test.example", "Tea Terapeut", unit, "therapist")
+    other_therapist = make_staff(
+        "other@test.example", "Olle Annan", other_unit, Membership.Role.THERAPIST
+    )
+    referrer = make_staff(
+        "referrer@test.example", "Rolf Remiss", referring_unit, Membership.Role.REFERRER
+    )
 
     patient_user = make_user("patient@test.example", "Pia", "Patient")
     patient = Patient.objects.create(
@@ -89,6 +174,10 @@ def build_world() -> World:
         patient=patient,
         unit=unit,
         programme_version=version,
+        assessment=make_assessment(
+            patient, unit, version.programme, therapist=therapist, referrer=referrer
+        ),
+        therapist=therapist,
         status=Enrolment.Status.ACTIVE,
         started_at=timezone.now(),
     )
@@ -99,12 +188,12 @@ def build_world() -> World:
         patient=other_patient,
         unit=other_unit,
         programme_version=version,
+        assessment=make_assessment(
+            other_patient, other_unit, version.programme, therapist=other_therapist
+        ),
+        therapist=other_therapist,
         status=Enrolment.Status.ACTIVE,
         started_at=timezone.now(),
-    )
-    therapist = make_staff("therapist@test.example", "Tea Terapeut", unit, "therapist")
-    other_therapist = make_staff(
-        "other@test.example", "Olle Annan", other_unit, Membership.Role.THERAPIST
     )
     author = make_staff("author@test.example", "Ada Author", unit, Membership.Role.AUTHOR)
     unit_admin = make_staff("admin@test.example", "Adam Admin", unit, Membership.Role.UNIT_ADMIN)
@@ -125,4 +214,6 @@ def build_world() -> World:
         author=author,
         unit_admin=unit_admin,
         region_admin=region_admin,
+        referrer=referrer,
+        referring_unit=referring_unit,
     )

@@ -25,8 +25,8 @@ from pytest_django.fixtures import Settings
 from steg.audit.actions import Actor, record_event
 from steg.audit.models import AuditEvent
 from steg.care.forms import PERSONNUMMER_MESSAGES
-from steg.care.models import Enrolment, Patient
-from steg.testing.personas import World
+from steg.care.models import Patient
+from steg.testing.personas import World, start_treatment
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 LOG_URL = reverse("audit:log")
@@ -542,9 +542,7 @@ def add_events(world: World, count: int, *, first: int = 0) -> None:
         patient = Patient.objects.create(
             personnummer=f"19900101{n:04d}", first_name="Extra", last_name=f"Patient {n}"
         )
-        Enrolment.objects.create(
-            patient=patient, unit=world.unit, programme_version=world.enrolment.programme_version
-        )
+        start_treatment(patient, world.unit, world.enrolment.programme_version)
         staff, role = (world.unit_admin, "unit_admin") if n % 2 else (world.therapist, "therapist")
         record_event(
             action="care.patient.viewed",

@@ -385,6 +385,7 @@ def production_env(**overrides: str | None) -> dict[str, str]:
         ALLOWED_HOSTS="steg.example",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
         DJANGO_SETTINGS_MODULE="steg.settings",
+        STEG_SMS_BACKEND="steg.dialog.sms.NullSmsBackend",
     )
     for key, value in overrides.items():
         if value is None:

@@ -30,6 +30,7 @@ PERSONAS = (
     "author",
     "admin",
     "region_admin",
+    "referrer",
 )
 
 if TYPE_CHECKING:
@@ -152,6 +153,66 @@ def own_response(world: World) -> dict[str, object]:
     }
 
 
+def bogus_invitation_token(world: World) -> dict[str, object]:
+    return {"token": "not-a-real-invitation-token"}
+
+
+def open_referral(world: World) -> dict[str, object]:
+    """A new referral of the patient to the unit "Tobaksavvänjning Testby"."""
+    from steg.care.models import Referral
+
+    referral = (
+        Referral.objects.filter(patient=world.patient, receiving_unit=world.unit)
+        .exclude(status=Referral.Status.CLOSED)
+        .first()
+    ) or Referral.objects.create(
+        patient=world.patient,
+        referring_unit=world.referring_unit,
+        receiving_unit=world.unit,
+        referrer=world.referrer,
+        tobacco_type="cigarettes",
+        tobacco_amount="10 cigaretter",
+        reason="Vill sluta röka",
+        contact_consent=True,
+    )
+    return {"referral_id": referral.pk}
+
+
+def own_meeting(world: World) -> dict[str, object]:
+    """A booked meeting next week: the patient with the therapist at "Tobaksavvänjning Testby"."""
+    import datetime
+
+    from steg.care.models import Meeting
+
+    meeting = Meeting.objects.filter(patient=world.patient, unit=world.unit).first()
+    if meeting is None:
+        starts_at = timezone.now() + datetime.timedelta(days=7)
+        meeting = Meeting.objects.create(
+            patient=world.patient,
+            unit=world.unit,
+            therapist=world.therapist,
+            kind=Meeting.Kind.FOLLOW_UP,
+            mode="phone",
+            starts_at=starts_at,
+            ends_at=starts_at + datetime.timedelta(minutes=30),
+            created_by=world.therapist,
+        )
+    return {"meeting_id": meeting.pk}
+
+
+def fresh_digital_assessment(world: World) -> dict[str, object]:
+    from steg.care.models import Patient
+    from steg.testing.personas import make_assessment
+
+    patient, _ = Patient.objects.get_or_create(
+        personnummer="195001011237", defaults={"first_name": "Ny", "last_name": "Patient"}
+    )
+    assessment = make_assessment(
+        patient, world.unit, world.enrolment.programme_version.programme, referrer=world.referrer
+    )
+    return {"assessment_id": assessment.pk}
+
+
 @dataclass(frozen=True)
 class Row:
     get: dict[str, Expected]
@@ -247,6 +308,107 @@ MATRIX: dict[str, Row] = {
         post_data={"quit_date": timezone.localdate().isoformat()},
     ),
     "tobacco:manual": Row(get=PUBLIC),
+    # --- Care journey: referrals and assessment talks (steg/care/urls_referrals.py).
+    # Only referrers send referrals and see the ones they sent (422: the empty form refused).
+    "care:referral_new": Row(
+        get=expect(404, anonymous=LOGIN, referrer=200),
+        post=expect(404, anonymous=LOGIN, referrer=422),
+    ),
+    "care:referrals_sent": Row(get=expect(404, anonymous=LOGIN, referrer=200)),
+    # A unit's referrals: for its therapists and unit admin (302: done, back to the referral;
+    # the second close finds it closed already and goes back too).
+    "care:referral_inbox": Row(get=CARE_OF_OWN_UNIT, kwargs=own_unit),
+    "care:referral_detail": Row(get=CARE_OF_OWN_UNIT, kwargs=open_referral),
+    "care:referral_assign": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=open_referral,
+        post_data={"therapist": ""},
+    ),
+    "care:referral_close": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=open_referral,
+        post_data={"reason": "no_contact"},
+    ),
+    "care:assessment_new": Row(
+        get=CARE_OF_OWN_UNIT,
+        post=expect(404, anonymous=LOGIN, therapist=422, admin=422),
+        kwargs=open_referral,
+    ),
+    # --- Care journey: invitations and activation (steg/care/urls_invitations.py).
+    # Public: the code form, the terms. A link with an unknown token is 404 for everyone; the
+    # activation page without an invitation opened in the session sends everyone to the code
+    # form. A new invitation (POST) is for staff with a care relation; the world's enrolment
+    # is active, not invited, so they are sent back to the patient record with an error.
+    "care:invitation_code": Row(get=PUBLIC),
+    "care:invitation_open": Row(get=expect(404), kwargs=bogus_invitation_token),
+    "care:invitation_activate": Row(get=expect(Redirect("care:invitation_code"))),
+    "care:terms": Row(get=PUBLIC),
+    "care:invitation_resend": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=own_enrolment,
+    ),
+    # --- Care journey: meetings (steg/care/urls_meetings.py).
+    # Staff with a care relation book, move and cancel (422: the empty form is refused; 302:
+    # cancelled, back to the patient record); the patient sees their own and asks to move one.
+    "care:meeting_new": Row(
+        get=CARE_OF_OWN_UNIT,
+        post=expect(404, anonymous=LOGIN, therapist=422, admin=422),
+        kwargs=own_patient,
+    ),
+    "care:meeting_edit": Row(
+        get=CARE_OF_OWN_UNIT,
+        post=expect(404, anonymous=LOGIN, therapist=422, admin=422),
+        kwargs=own_meeting,
+    ),
+    "care:meeting_cancel": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=own_meeting,
+    ),
+    # Staff without a patient record of their own see an empty "My meetings" page.
+    "care:my_meetings": Row(get=LOGIN_REQUIRED),
+    "care:meeting_reschedule": Row(
+        get=OWN_TREATMENT,
+        post=expect(404, anonymous=LOGIN, patient=302),
+        kwargs=own_meeting,
+        post_data={"message": "Tisdagar efter klockan 15 passar bättre."},
+    ),
+    # The calendar file: the patient's own meeting, or staff with a care relation.
+    "care:meeting_ics": Row(
+        get=expect(404, anonymous=LOGIN, patient=200, therapist=200, admin=200),
+        kwargs=own_meeting,
+    ),
+    # --- Care journey: enrolment and lifecycle (steg/care/urls_enrolments.py).
+    # Staff with a care relation enrol after a digital assessment (422: the empty form is
+    # refused) and run the treatment (302: done, back to the treatment page).
+    "care:enrol": Row(
+        get=CARE_OF_OWN_UNIT,
+        post=expect(404, anonymous=LOGIN, therapist=422, admin=422),
+        kwargs=fresh_digital_assessment,
+    ),
+    "care:enrolment_manage": Row(get=CARE_OF_OWN_UNIT, kwargs=own_enrolment),
+    "care:enrolment_status": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=own_enrolment,
+        post_data={"status": "paused", "reason": "Semester"},
+    ),
+    "care:enrolment_therapist": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=422, admin=422),
+        kwargs=own_enrolment,
+    ),
+    "care:enrolment_guidance": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=own_enrolment,
+        post_data={"guidance": "self_help"},
+    ),
+    # The development outbox: open to anyone while STEG_DEV_OUTBOX is on (never in production).
+    "dialog:outbox": Row(get=PUBLIC),
     # django-allauth: accounts.
     "account_login": Row(get=ANONYMOUS_ONLY),
     "account_logout": Row(

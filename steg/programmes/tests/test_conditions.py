@@ -19,9 +19,7 @@ from hypothesis import strategies as st
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
-from steg.audit.actions import Actor
 from steg.audit.models import AuditEvent
-from steg.care.actions import enrol_patient
 from steg.care.models import Enrolment
 from steg.programmes.actions import import_programme
 from steg.programmes.conditions import (
@@ -39,7 +37,7 @@ from steg.programmes.outline import get_outline
 from steg.programmes.tests.test_pdf_search import pdf_text
 from steg.programmes.tests.test_views import OVERVIEW_QUERIES, PAGE_QUERIES
 from steg.questionnaires.models import Response
-from steg.testing.personas import EXAMPLE_PROGRAMME, World
+from steg.testing.personas import EXAMPLE_PROGRAMME, World, start_treatment
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as HttpResponse
@@ -245,12 +243,7 @@ def version(db: None, tmp_path: Path) -> ProgrammeVersion:
 
 @pytest.fixture
 def enrolment(world: World, version: ProgrammeVersion) -> Enrolment:
-    return enrol_patient(
-        patient=world.patient,
-        unit=world.unit,
-        version=version,
-        actor=Actor(world.therapist, "therapist", world.unit),
-    )
+    return start_treatment(world.patient, world.unit, version)
 
 
 @pytest.fixture

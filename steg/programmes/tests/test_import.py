@@ -13,10 +13,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from steg.care.models import Enrolment
 from steg.programmes.actions import import_programme
 from steg.programmes.models import (
     Page,
@@ -26,7 +24,7 @@ from steg.programmes.models import (
     ProgrammeVersion,
     Step,
 )
-from steg.testing.personas import EXAMPLE_PROGRAMME, World
+from steg.testing.personas import EXAMPLE_PROGRAMME, World, start_treatment
 
 OLD_WELCOME = "Hej och välkommen!"
 NEW_WELCOME = "Hallå och varmt välkomna till den nya versionen!"
@@ -147,13 +145,7 @@ def test_an_enrolment_pinned_to_version_1_still_shows_version_1s_text(
     assert NEW_WELCOME not in old.content.decode()
 
     # The same patient in a new treatment on version 2 reads the new text.
-    newer = Enrolment.objects.create(
-        patient=world.patient,
-        unit=world.unit,
-        programme_version=second,
-        status=Enrolment.Status.ACTIVE,
-        started_at=timezone.now(),
-    )
+    newer = start_treatment(world.patient, world.unit, second)
     new = patient.get(reverse("programmes:page", args=[newer.pk, "welcome"]))
     assert NEW_WELCOME in new.content.decode()
     assert OLD_WELCOME not in new.content.decode()

@@ -17,12 +17,10 @@ from django.urls import reverse
 from django.utils import translation
 from pytest_django.fixtures import Settings
 
-from steg.audit.actions import Actor
 from steg.audit.models import AuditEvent
-from steg.care.actions import enrol_patient
 from steg.care.models import Enrolment
 from steg.programmes.actions import import_programme
-from steg.testing.personas import EXAMPLE_PROGRAMME, World
+from steg.testing.personas import EXAMPLE_PROGRAMME, World, start_treatment
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -429,12 +427,7 @@ def test_search_only_finds_pages_of_the_patients_version(
     assert hit_keys(search(patient, world.enrolment, "kantarellplockare")) == []
     assert hit_keys(search(patient, world.enrolment, "välkommen")) == ["welcome"]
 
-    newer = enrol_patient(
-        patient=world.patient,
-        unit=world.unit,
-        version=second,
-        actor=Actor(world.therapist, "therapist", world.unit),
-    )
+    newer = start_treatment(world.patient, world.unit, second)
     assert hit_keys(search(patient, newer, "kantarellplockare")) == ["welcome"]
 
 
@@ -455,12 +448,7 @@ def test_snippets_escape_html_from_the_content(
             encoding="utf-8",
         )
     version = import_programme(folder).version
-    enrolment = enrol_patient(
-        patient=world.patient,
-        unit=world.unit,
-        version=version,
-        actor=Actor(world.therapist, "therapist", world.unit),
-    )
+    enrolment = start_treatment(world.patient, world.unit, version)
 
     response = search(patient, enrolment, "aldrig")
 

@@ -20,9 +20,7 @@ from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 from pytest_django.fixtures import Settings
 
-from steg.audit.actions import Actor
 from steg.audit.models import AuditEvent
-from steg.care.actions import enrol_patient
 from steg.care.models import Enrolment
 from steg.programmes import outline
 from steg.programmes.actions import import_programme
@@ -34,7 +32,7 @@ from steg.programmes.models import (
     ProgressEvent,
     StepOpening,
 )
-from steg.testing.personas import EXAMPLE_PROGRAMME, World
+from steg.testing.personas import EXAMPLE_PROGRAMME, World, start_treatment
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -110,31 +108,6 @@ def post_exercise(
 
 def answer(enrolment: Enrolment) -> ExerciseAnswer | None:
     return ExerciseAnswer.objects.filter(enrolment=enrolment, key=EXERCISE).first()
-
-
-# --- enrolment --------------------------------------------------------------------------------
-
-
-def test_enrol_patient_creates_the_enrolment_and_records_it_in_the_audit_log(
-    world: World,
-) -> None:
-    version = world.enrolment.programme_version
-    actor = Actor(world.therapist, "therapist", world.unit)
-
-    enrolment = enrol_patient(
-        patient=world.other_patient, unit=world.unit, version=version, actor=actor
-    )
-
-    enrolment.refresh_from_db()
-    assert enrolment.patient == world.other_patient
-    assert enrolment.programme_version == version
-    assert enrolment.status == Enrolment.Status.ACTIVE
-    assert enrolment.started_at is not None
-    [event] = audit_actions("care.enrolment.created")
-    assert event.object_id == str(enrolment.pk)
-    assert event.patient == world.other_patient
-    assert event.actor == world.therapist
-    assert event.detail == {"programme": "example", "version": 1}
 
 
 # --- overview and continue --------------------------------------------------------------------
@@ -841,12 +814,7 @@ def test_overview_and_page_run_a_fixed_number_of_queries_whatever_the_programme_
     pages: int,
 ) -> None:
     version = import_programme(make_programme(tmp_path, pages)).version
-    enrolment = enrol_patient(
-        patient=world.patient,
-        unit=world.unit,
-        version=version,
-        actor=Actor(world.therapist, "therapist", world.unit),
-    )
+    enrolment = start_treatment(world.patient, world.unit, version)
     add_history(enrolment, pages)
     last_open = Page.objects.filter(version=version, step__key="step-2").order_by("position").last()
     assert last_open is not None

@@ -15,7 +15,7 @@ from steg.care.models import Enrolment
 from steg.programmes.actions import import_programme
 from steg.programmes.models import ProgrammeVersion
 from steg.questionnaires.models import Response
-from steg.testing.personas import World
+from steg.testing.personas import World, start_treatment
 
 
 @pytest.fixture(autouse=True)
@@ -147,11 +147,10 @@ def tobacco_version(tmp_path: Path, world: World) -> ProgrammeVersion:
 @pytest.fixture
 def tobacco_enrolment(world: World, tobacco_version: ProgrammeVersion) -> Enrolment:
     """The patient persona's enrolment in the tobacco test programme (no quit date yet)."""
-    return Enrolment.objects.create(
-        patient=world.patient,
-        unit=world.unit,
-        programme_version=tobacco_version,
-        status=Enrolment.Status.ACTIVE,
+    return start_treatment(
+        world.patient,
+        world.unit,
+        tobacco_version,
         started_at=timezone.now() - datetime.timedelta(days=3),
     )
 

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from steg.care.models import Enrolment
 from steg.programmes import aids
 from steg.programmes.actions import import_programme
 from steg.programmes.models import PageContent, ProgrammeVersion
@@ -22,7 +21,7 @@ from steg.programmes.outline import Outline, get_outline
 from steg.questionnaires.due import due_for_enrolment
 from steg.questionnaires.loader import questionnaires_of
 from steg.questionnaires.models import Response
-from steg.testing.personas import World
+from steg.testing.personas import World, start_treatment
 
 FOLDER = Path(settings.BASE_DIR) / "programmes" / "tobacco-cessation"
 STEPS = ["welcome", "good-to-know", "preparation", "quit-start", "hold-on", "follow-up"]
@@ -116,13 +115,7 @@ def _applies(when: object, track: str) -> bool:
 def test_a_snus_user_is_asked_for_the_snus_test_and_not_the_cigarette_test(
     world: World, version: ProgrammeVersion
 ) -> None:
-    enrolment = Enrolment.objects.create(
-        patient=world.patient,
-        unit=world.unit,
-        programme_version=version,
-        status=Enrolment.Status.ACTIVE,
-        started_at=timezone.now(),
-    )
+    enrolment = start_treatment(world.patient, world.unit, version)
     due_before = {
         d.questionnaire.id for d in due_for_enrolment(enrolment, timezone.localdate(), "sv")
     }
@@ -155,14 +148,7 @@ def test_no_page_of_the_programme_repeats_an_element_id(
 
     from steg.programmes.models import StepOpening
 
-    enrolment = Enrolment.objects.create(
-        patient=world.patient,
-        unit=world.unit,
-        programme_version=version,
-        status=Enrolment.Status.ACTIVE,
-        started_at=timezone.now(),
-        quit_date=timezone.localdate(),
-    )
+    enrolment = start_treatment(world.patient, world.unit, version, quit_date=timezone.localdate())
     for step in STEPS:
         StepOpening.objects.create(
             enrolment=enrolment, step_key=step, opened_by=world.therapist, opened_at=timezone.now()

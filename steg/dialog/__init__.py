@@ -1,0 +1,1 @@
+"""Notifications to patients and staff by e-mail and SMS, never with health information."""
