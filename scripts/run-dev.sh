@@ -6,13 +6,19 @@ ADDR="${STEG_ADDR:-127.0.0.1:8000}"
 
 "$PY" manage.py db_worker --interval 1 --no-reload &
 WORKER=$!
+# Until the automation scheduler exists: meeting reminders and due notifications every 5 min.
+( while sleep 300; do
+    "$PY" manage.py send_meeting_reminders >/dev/null
+    "$PY" manage.py send_notifications >/dev/null
+  done ) &
+SCHEDULER=$!
 "$PY" manage.py runserver "$ADDR" --noreload &
 SERVER=$!
 
 cleanup() {
   trap - INT TERM EXIT
-  kill "$WORKER" "$SERVER" 2>/dev/null
-  wait "$WORKER" "$SERVER" 2>/dev/null
+  kill "$WORKER" "$SERVER" "$SCHEDULER" 2>/dev/null
+  wait "$WORKER" "$SERVER" "$SCHEDULER" 2>/dev/null
   echo "Steg stopped."
 }
 trap 'cleanup; exit 130' INT TERM
