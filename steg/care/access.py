@@ -29,9 +29,11 @@ def _care_membership(user: User, unit_ids: set[int]) -> Membership | None:
 
 
 def care_unit_ids(patient: Patient) -> set[int]:
-    """Units with a care relation to the patient: a referral to them or an enrolment there."""
+    """Units with a care relation to the patient: an enrolment there, or a referral to them
+    that is open or led to an assessment talk (a referral closed unheard, say as sent to the
+    wrong unit, gives no lasting relation)."""
     return set(patient.enrolments.values_list("unit_id", flat=True)) | set(
-        patient.referrals.values_list("receiving_unit_id", flat=True)
+        patient.referrals.filter(Referral.CARE_RELATION).values_list("receiving_unit_id", flat=True)
     )
 
 
@@ -129,7 +131,9 @@ def list_unit_patients(
 
 def own_enrolments(patient: Patient) -> list[Enrolment]:
     return list(
-        patient.enrolments.select_related("unit", "programme_version").order_by("-created_at")
+        patient.enrolments.select_related("unit", "programme_version", "therapist").order_by(
+            "-created_at"
+        )
     )
 
 

@@ -10,6 +10,7 @@ patient activates the invitation (`steg.care.invitations`).
 from __future__ import annotations
 
 import datetime
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,6 +165,17 @@ def _send_referral(
         },
     )
     if not patient_created:
+        if not _same_person(patient, data):
+            # Never attach a referral to someone else's record, and never tell the referrer
+            # whose record the number belongs to.
+            raise CareError(
+                _(
+                    "The name does not match the personal identity number in our records. "
+                    "Check both and try again, or contact the receiving unit."
+                ),
+                code="name_mismatch",
+                field="personnummer",
+            )
         # Fill in contact details the record lacks; never overwrite what is there.
         changed = []
         for field in ("phone", "email"):
@@ -172,6 +184,16 @@ def _send_referral(
                 changed.append(field)
         if changed:
             patient.save(update_fields=changed)
+            record_event(
+                action="care.patient.contact_added",
+                actor=actor,
+                request=request,
+                patient=patient,
+                object_type="care.patient",
+                object_id=patient.pk,
+                purpose="referral",
+                detail={"fields": changed},
+            )
     existing = (
         Referral.objects.select_for_update()
         .filter(patient=patient, receiving_unit=receiving_unit)
@@ -222,6 +244,18 @@ def _send_referral(
         detail={"receiving_unit": receiving_unit.pk},
     )
     return SentReferral(referral, created=True)
+
+
+def _name_parts(name: str) -> set[str]:
+    return {part for part in unicodedata.normalize("NFC", name).casefold().split() if part}
+
+
+def _same_person(patient: Patient, data: ReferralData) -> bool:
+    """Whether the name given with an identity number fits the record's: the same last name,
+    and at least one first name in common (people go by one of several first names)."""
+    return _name_parts(patient.last_name) == _name_parts(data.last_name) and bool(
+        _name_parts(patient.first_name) & _name_parts(data.first_name)
+    )
 
 
 def _locked_referral(referral: Referral) -> Referral:
@@ -425,8 +459,11 @@ def enrol_patient(
     an enrolment already, and the patient has no open treatment in the same programme. The
     enrolment starts as *invited*; `steg.care.invitations.send_invitation` goes with it.
     """
+    # Lock the patient first (the order `invitations.activate` uses too): two enrolments of
+    # one patient, from two units at the same moment, must not both pass the checks below.
+    Patient.objects.select_for_update().filter(pk=assessment.patient_id).first()
     assessment = (
-        Assessment.objects.select_for_update()
+        Assessment.objects.select_for_update(of=("self",))
         .select_related("patient", "unit", "programme", "referral")
         .get(pk=assessment.pk)
     )
@@ -443,6 +480,14 @@ def enrol_patient(
         raise CareError(
             _("The patient has already been enrolled after this assessment talk."),
             code="assessment_used",
+        )
+    if assessment.referral is not None and not assessment.referral.is_open:
+        raise CareError(
+            _(
+                "The referral was closed after the assessment talk, so the patient cannot be "
+                "enrolled on it. A new referral and assessment talk are needed."
+            ),
+            code="referral_closed",
         )
     version = version or latest_version(assessment.programme)
     if version is None or version.programme_id != assessment.programme_id:
@@ -480,7 +525,7 @@ def enrol_patient(
         new_value=Enrolment.Status.INVITED,
         actor=actor,
     )
-    if assessment.referral is not None and assessment.referral.is_open:
+    if assessment.referral is not None:
         _close(assessment.referral, Referral.CloseReason.ENROLLED)
     record_event(
         action="care.enrolment.created",
@@ -560,6 +605,8 @@ def _status_change(
         enrolment.ended_at = now
         fields.append("ended_at")
     enrolment.save(update_fields=fields)
+    if new_status in (Enrolment.Status.COMPLETED, Enrolment.Status.DISCONTINUED):
+        _wind_up(enrolment, actor=actor, request=request, now=now)
     EnrolmentEvent.objects.create(
         enrolment=enrolment,
         kind=EnrolmentEvent.Kind.STATUS,
@@ -580,6 +627,24 @@ def _status_change(
         detail={"from": old, "to": new_status, "reason": reason.strip()},
     )
     return enrolment
+
+
+def _wind_up(
+    enrolment: Enrolment, *, actor: Actor, request: HttpRequest | None, now: datetime.datetime
+) -> None:
+    """What ends with a treatment: its unused invitations and its meetings still to come."""
+    from .meetings import cancel_meetings_of_ended_treatment
+    from .models import Invitation
+
+    Invitation.objects.filter(
+        enrolment=enrolment, used_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    cancel_meetings_of_ended_treatment(enrolment, actor=actor, request=request)
+
+
+def _require_open(enrolment: Enrolment) -> None:
+    if not enrolment.is_open:
+        raise CareError(_("This treatment has ended and can no longer be changed."), code="closed")
 
 
 @transaction.atomic
@@ -627,6 +692,7 @@ def assign_therapist(
     """Hand a treatment over to another therapist at the same unit."""
     enrolment = _locked_enrolment(enrolment)
     who = actor_at(actor, enrolment.unit)
+    _require_open(enrolment)
     _require_therapist(enrolment.unit, therapist)
     if enrolment.therapist_id == (therapist.pk if therapist else None):
         return enrolment
@@ -666,6 +732,7 @@ def set_guidance(
     """Switch a treatment between guided (with a therapist) and self-help."""
     enrolment = _locked_enrolment(enrolment)
     who = actor_at(actor, enrolment.unit)
+    _require_open(enrolment)
     if enrolment.guided == guided:
         return enrolment
     enrolment.guided = guided

@@ -2,7 +2,8 @@
 
 Staff enter the time as a date and a time of day in Swedish time (Europe/Stockholm); the form
 turns them into an aware datetime, and says so clearly when the time does not exist because
-the clocks go forward that night.
+the clocks go forward that night. The date must be from today to two years ahead
+(`meetings.bookable_days`), checked before any conversion (so that no date overflows).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from steg.accounts.models import Unit, User
 
-from .meetings import RESCHEDULE_MESSAGE_MAX_LENGTH
+from .meetings import RESCHEDULE_MESSAGE_MAX_LENGTH, bookable_days, out_of_range_message
 from .models import MeetingMode
 
 DURATIONS = (15, 30, 45, 60, 90)
@@ -120,8 +121,9 @@ class MeetingTimeForm(forms.Form):
         duration_field = self.fields["duration"]
         assert isinstance(duration_field, forms.TypedChoiceField)  # noqa: S101
         duration_field.choices = [(minutes, _duration_label(minutes)) for minutes in durations]
-        self.fields["date"].widget.attrs["min"] = datetime.datetime.now(local_zone()).strftime(
-            "%Y-%m-%d"
+        first, last = bookable_days()
+        self.fields["date"].widget.attrs.update(
+            {"min": first.strftime("%Y-%m-%d"), "max": last.strftime("%Y-%m-%d")}
         )
         if settings.STEG_VIDEO_URL_TEMPLATE:
             self.fields["video_url"].help_text = _(
@@ -131,6 +133,14 @@ class MeetingTimeForm(forms.Form):
             self.fields["video_url"].help_text = _(
                 "For a video meeting: paste the link to the video room, beginning with https://."
             )
+
+    def clean_date(self) -> datetime.date:
+        """From today to two years ahead: refused here, before `clean` converts it to a time."""
+        date: datetime.date = self.cleaned_data["date"]
+        first, last = bookable_days()
+        if not first <= date <= last:
+            raise forms.ValidationError(out_of_range_message(first, last), code="out_of_range")
+        return date
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -47,6 +47,8 @@ MAX_DURATION_MINUTES = 240
 PAST_MEETINGS_SHOWN = 10
 # The most upcoming meetings one page lists (a patient has a handful at most).
 UPCOMING_MEETINGS_SHOWN = 50
+# How far ahead a meeting can be booked: up to the same day this many years on.
+MAX_YEARS_AHEAD = 2
 
 _url_validator = URLValidator(schemes=["https", "http"])
 
@@ -67,8 +69,33 @@ def describe_time(value: datetime.datetime) -> str:
     }
 
 
+def bookable_days(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """The first and the last day (in Swedish time) a meeting can be booked for: today, and the
+    same day MAX_YEARS_AHEAD years on."""
+    if today is None:
+        today = timezone.localdate(timezone=timezone.get_default_timezone())
+    year = today.year + MAX_YEARS_AHEAD
+    try:
+        return today, today.replace(year=year)
+    except ValueError:  # 29 February, and that year has none
+        return today, today.replace(year=year, day=28)
+
+
+def out_of_range_message(first: datetime.date, last: datetime.date) -> str:
+    """The message for a day outside `bookable_days`, naming the range in the active language."""
+    return _("Choose a date from %(first)s to %(last)s.") % {
+        "first": date_format(first, "j F Y"),
+        "last": date_format(last, "j F Y"),
+    }
+
+
 def _check_time(starts_at: datetime.datetime, duration_minutes: int) -> datetime.datetime:
-    """The end of a meeting that starts in the future and lasts a sensible while, or CareError."""
+    """The end of a meeting that starts in the future, no later than `bookable_days` allows, and
+    lasts a sensible while; or CareError.
+
+    Only compares `starts_at` (never converts it or adds to it) until it is known to be within
+    the range, so that any date a caller passes gives CareError and never OverflowError.
+    """
     if timezone.is_naive(starts_at):
         raise ValueError("starts_at must be an aware datetime")
     if not MIN_DURATION_MINUTES <= duration_minutes <= MAX_DURATION_MINUTES:
@@ -78,6 +105,14 @@ def _check_time(starts_at: datetime.datetime, duration_minutes: int) -> datetime
             code="duration",
             field="duration_minutes",
         )
+    zone = timezone.get_default_timezone()
+    first, last = bookable_days()
+    first_moment = datetime.datetime.combine(first, datetime.time(), tzinfo=zone)
+    after_last = datetime.datetime.combine(
+        last + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
+    )
+    if starts_at < first_moment:
+        raise CareError(out_of_range_message(first, last), code="past", field="starts_at")
     if starts_at <= timezone.now():
         raise CareError(
             _("%(time)s is in the past. Choose a time that has not yet come.")
@@ -85,6 +120,8 @@ def _check_time(starts_at: datetime.datetime, duration_minutes: int) -> datetime
             code="past",
             field="starts_at",
         )
+    if starts_at >= after_last:
+        raise CareError(out_of_range_message(first, last), code="too_far", field="starts_at")
     return starts_at + datetime.timedelta(minutes=duration_minutes)
 
 
@@ -255,7 +292,26 @@ def book_meeting(
             raise CareError(_("The referral is not this patient's at this unit."), code="referral")
         if not referral.is_open:
             raise CareError(_("This referral is closed."), code="closed")
+    if enrolment is None and referral is None and kind == Meeting.Kind.FOLLOW_UP:
+        # A treatment meeting belongs to the patient's treatment at the unit when there is just
+        # one, so that it is cancelled if that treatment ends.
+        open_here = list(
+            Enrolment.objects.filter(
+                patient=patient,
+                unit=unit,
+                status__in=[
+                    Enrolment.Status.INVITED,
+                    Enrolment.Status.ACTIVE,
+                    Enrolment.Status.PAUSED,
+                ],
+            )[:2]
+        )
+        if len(open_here) == 1:
+            enrolment = open_here[0]
     if enrolment is not None:
+        # Locked, so that a treatment ended at the same moment either refuses this meeting or
+        # finds it and cancels it (`cancel_meetings_of_ended_treatment`).
+        enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
         if enrolment.patient_id != patient.pk or enrolment.unit_id != unit.pk:
             raise CareError(
                 _("The treatment is not this patient's at this unit."), code="enrolment"
@@ -413,6 +469,42 @@ def cancel_meeting(
     return meeting
 
 
+def cancel_meetings_of_ended_treatment(
+    enrolment: Enrolment, *, actor: Actor, request: HttpRequest | None = None
+) -> int:
+    """Cancel the treatment's booked meetings that have not yet started, telling the patient of
+    each and auditing each; returns how many.
+
+    For whoever ends the treatment, inside its transaction (and after locking the enrolment,
+    which `book_meeting` locks too). Calling it again cancels nothing more. Meetings already
+    under way or over are left as they are.
+    """
+    with transaction.atomic():
+        due = list(
+            Meeting.objects.select_for_update(of=("self",))
+            .select_related("patient__user", "unit")
+            .filter(
+                enrolment_id=enrolment.pk,
+                status=Meeting.Status.BOOKED,
+                starts_at__gt=timezone.now(),
+            )
+            .order_by("starts_at", "pk")
+        )
+        for meeting in due:
+            meeting.status = Meeting.Status.CANCELLED
+            meeting.sequence += 1
+            meeting.save(update_fields=["status", "sequence"])
+            _notify_patient("meeting_cancelled", meeting)
+            _audit(
+                "care.meeting.cancelled",
+                meeting,
+                actor,
+                request,
+                detail={**_times(meeting), "reason": "treatment ended"},
+            )
+    return len(due)
+
+
 # The patient: ask to move a meeting ------------------------------------------------------------
 
 RESCHEDULE_MESSAGE_MAX_LENGTH = 2000
@@ -541,6 +633,24 @@ def is_own_meeting(user: User, meeting_id: int) -> bool:
     return Meeting.objects.filter(pk=meeting_id, patient__user=user).exists()
 
 
+def _upcoming_and_earlier(meetings: QuerySet[Meeting]) -> tuple[list[Meeting], list[Meeting]]:
+    """Booked meetings that have not ended, soonest first (at most UPCOMING_MEETINGS_SHOWN), and
+    the latest PAST_MEETINGS_SHOWN past or cancelled ones, newest first: two queries."""
+    now = timezone.now()
+    meetings = meetings.select_related("therapist", "unit")
+    upcoming = list(
+        meetings.filter(status=Meeting.Status.BOOKED, ends_at__gt=now).order_by("starts_at", "pk")[
+            :UPCOMING_MEETINGS_SHOWN
+        ]
+    )
+    earlier = list(
+        meetings.filter(Q(status=Meeting.Status.CANCELLED) | Q(ends_at__lte=now)).order_by(
+            "-starts_at", "-pk"
+        )[:PAST_MEETINGS_SHOWN]
+    )
+    return upcoming, earlier
+
+
 @dataclass(frozen=True)
 class OwnMeetings:
     patient: Patient | None
@@ -553,18 +663,7 @@ def list_own_meetings(request: HttpRequest, *, user: User) -> OwnMeetings:
     patient = Patient.objects.filter(user=user).first()
     if patient is None:
         return OwnMeetings(None, [], [])
-    now = timezone.now()
-    meetings = patient.meetings.select_related("therapist", "unit")
-    upcoming = list(
-        meetings.filter(status=Meeting.Status.BOOKED, ends_at__gt=now).order_by("starts_at", "pk")[
-            :UPCOMING_MEETINGS_SHOWN
-        ]
-    )
-    earlier = list(
-        meetings.filter(Q(status=Meeting.Status.CANCELLED) | Q(ends_at__lte=now)).order_by(
-            "-starts_at", "-pk"
-        )[:PAST_MEETINGS_SHOWN]
-    )
+    upcoming, earlier = _upcoming_and_earlier(patient.meetings.all())
     record_event(
         action="care.meeting.listed_own",
         actor=Actor(user, "patient"),
@@ -579,19 +678,12 @@ def list_own_meetings(request: HttpRequest, *, user: User) -> OwnMeetings:
 
 
 def meetings_for_record(patient: Patient, unit_ids: set[int]) -> list[Meeting]:
-    """The patient's meetings at the given units (the staff member's), upcoming first, for the
-    patient record (whose read is already recorded)."""
-    now = timezone.now()
-    meetings = list(
-        patient.meetings.filter(unit_id__in=unit_ids)
-        .select_related("therapist", "unit")
-        .order_by("-starts_at", "-pk")[:50]
-    )
-    upcoming = sorted(
-        (m for m in meetings if m.status == Meeting.Status.BOOKED and m.ends_at > now),
-        key=lambda m: m.starts_at,
-    )
-    return upcoming + [m for m in meetings if m not in upcoming]
+    """The patient's meetings at the given units (the staff member's), for the patient record
+    (whose read is already recorded): the upcoming ones, soonest first, then the latest
+    PAST_MEETINGS_SHOWN past or cancelled ones, newest first. Two queries, with the therapist
+    and the unit."""
+    upcoming, earlier = _upcoming_and_earlier(patient.meetings.filter(unit_id__in=unit_ids))
+    return upcoming + earlier
 
 
 # The calendar file -----------------------------------------------------------------------------
@@ -629,7 +721,8 @@ def meeting_ics(meeting: Meeting, *, language: str, for_staff: bool = False) -> 
         else:
             how = _("In person: %(place)s") % {"place": meeting.place}
             location = meeting.place
-        description = f"{how}\n\n{_('Details in Steg:')} {link}"
+        details = _("Details in Steg:")
+        description = f"{how}\n\n{details} {link}"
 
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Steg//Meetings//EN")

@@ -24,8 +24,9 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         care role.
         """
         units = Membership.objects.filter(user=user, role__in=CARE_ROLES).values("unit_id")
+        referred = Referral.objects.filter(Referral.CARE_RELATION, receiving_unit__in=units)
         return self.filter(
-            models.Q(enrolments__unit__in=units) | models.Q(referrals__receiving_unit__in=units)
+            models.Q(enrolments__unit__in=units) | models.Q(pk__in=referred.values("patient_id"))
         ).distinct()
 
 
@@ -299,6 +300,10 @@ class Referral(models.Model):
     def is_open(self) -> bool:
         return self.status != self.Status.CLOSED
 
+    # Referrals that give the receiving unit a care relation with the patient: open ones, and
+    # closed ones after an assessment talk was held.
+    CARE_RELATION = ~models.Q(status="closed") | models.Q(assessment__isnull=False)
+
 
 class Assessment(models.Model):
     """The mandatory assessment talk and the treatment the patient chose there."""
@@ -400,6 +405,8 @@ class Invitation(models.Model):
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
     channels = models.JSONField(default=list, blank=True)
+    # Wrong identity numbers given on activation; too many revoke the invitation.
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         verbose_name = _("invitation")

@@ -13,6 +13,7 @@ from steg.programmes.progress import load_progress
 from steg.questionnaires.due import due_items
 
 from . import access
+from .meetings import meetings_for_record
 from .models import CARE_ROLES, Assessment, Enrolment, Meeting, Referral
 
 
@@ -72,9 +73,10 @@ def patient_record(request: HttpRequest, patient_id: int) -> HttpResponse:
     treatments = [
         {
             "enrolment": enrolment,
-            "progress": load_progress(
-                enrolment, get_outline(enrolment.programme_version, language)
-            ),
+            # Nothing to show before the patient has started.
+            "progress": None
+            if enrolment.status == Enrolment.Status.INVITED
+            else load_progress(enrolment, get_outline(enrolment.programme_version, language)),
         }
         for enrolment in enrolments
     ]
@@ -89,14 +91,6 @@ def patient_record(request: HttpRequest, patient_id: int) -> HttpResponse:
         .prefetch_related("enrolments")
         .order_by("-held_on", "-pk")
     )
-    now = timezone.now()
-    meetings = (
-        Meeting.objects.filter(patient=patient, unit_id__in=my_units)
-        .select_related("therapist", "unit")
-        .order_by("starts_at", "pk")
-    )
-    upcoming = [m for m in meetings if m.ends_at >= now and m.status == Meeting.Status.BOOKED]
-    past = [m for m in meetings if m not in upcoming][-10:]
     return render(
         request,
         "care/patient_record.html",
@@ -105,8 +99,7 @@ def patient_record(request: HttpRequest, patient_id: int) -> HttpResponse:
             "treatments": treatments,
             "referrals": referrals,
             "assessments": assessments,
-            "upcoming_meetings": upcoming,
-            "past_meetings": past,
-            "can_book": bool(my_units),
+            "meetings": meetings_for_record(patient, my_units),
+            "can_book": bool(my_units & access.care_unit_ids(patient)),
         },
     )

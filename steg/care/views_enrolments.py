@@ -179,6 +179,9 @@ def enrolment_status(request: HttpRequest, enrolment_id: int) -> HttpResponse:
                 _("The treatment is now %(status)s.") % {"status": changed.get_status_display()},
             )
             return redirect("care:enrolment_manage", enrolment.pk)
+    # The status is chosen with buttons, not a field the error summary could link to.
+    for message in form.errors.pop("status", []):
+        form.add_error(None, message)
     return _refused(request, enrolment, status_form=form)
 
 

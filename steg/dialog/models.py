@@ -37,6 +37,10 @@ class Notification(models.Model):
     address = models.CharField(_("address"), max_length=254)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("body"))
+    # The body with its secrets (an invitation's link and code) blanked out: it replaces the
+    # body once the notification is sent or has failed for good, so that the database does not
+    # keep a way into someone's treatment (except with the development outbox on).
+    redacted_body = models.TextField(blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

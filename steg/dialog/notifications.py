@@ -37,6 +37,11 @@ KINDS: dict[str, frozenset[str]] = {
     "reschedule_requested": frozenset({"link"}),
 }
 
+# Context values that open something (an invitation's link and code): kept in the stored body
+# only until the notification is sent, see Notification.redacted_body.
+SECRETS: dict[str, frozenset[str]] = {"invitation": frozenset({"link", "code"})}
+REDACTED = "[…]"
+
 TEMPLATE_DIR = "dialog/notifications"
 SMS_MAX_LENGTH = 300
 
@@ -70,6 +75,12 @@ def notify(
     email = email.strip()
     phone = phone.strip()
 
+    secrets = SECRETS.get(kind, frozenset())
+    masked = {**context, **dict.fromkeys(secrets, REDACTED)}
+
+    def body(channel: str, values: dict[str, Any]) -> str:
+        return _text(render_to_string(f"{TEMPLATE_DIR}/{kind}.{channel}.txt", values))
+
     rows: list[Notification] = []
     with translation.override(language), timezone.override(settings.TIME_ZONE):
         if email:
@@ -81,17 +92,24 @@ def notify(
                     subject=_one_line(
                         render_to_string(f"{TEMPLATE_DIR}/{kind}.subject.txt", context)
                     )[:200],
-                    body=_text(render_to_string(f"{TEMPLATE_DIR}/{kind}.email.txt", context)),
+                    body=body("email", context),
+                    redacted_body=body("email", masked) if secrets else "",
                 )
             )
         if phone:
-            text = _text(render_to_string(f"{TEMPLATE_DIR}/{kind}.sms.txt", context))
+            text = body("sms", context)
             if len(text) > SMS_MAX_LENGTH:
                 logger.warning(
                     "SMS %r is %d characters long (over %d)", kind, len(text), SMS_MAX_LENGTH
                 )
             rows.append(
-                Notification(kind=kind, channel=Notification.Channel.SMS, address=phone, body=text)
+                Notification(
+                    kind=kind,
+                    channel=Notification.Channel.SMS,
+                    address=phone,
+                    body=text,
+                    redacted_body=body("sms", masked) if secrets else "",
+                )
             )
     now = timezone.now()
     for row in rows:

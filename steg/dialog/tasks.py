@@ -56,8 +56,20 @@ def deliver(notification_id: int) -> Outcome:
     notification.status = Notification.Status.SENT
     notification.sent_at = timezone.now()
     notification.last_error = ""
-    notification.save(update_fields=["status", "sent_at", "last_error"])
+    notification.save(update_fields=["status", "sent_at", "last_error", *_redact(notification)])
     return "sent"
+
+
+def _redact(notification: Notification) -> list[str]:
+    """Blank the secrets out of a body that will not be sent (again); the fields changed.
+
+    The development outbox keeps them: there, showing what was sent is the point.
+    """
+    if not notification.redacted_body or settings.STEG_DEV_OUTBOX:
+        return []
+    notification.body = notification.redacted_body
+    notification.redacted_body = ""
+    return ["body", "redacted_body"]
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:
@@ -88,11 +100,13 @@ def _send(notification: Notification) -> None:
 def _record_failure(notification: Notification, exc: Exception) -> Outcome:
     notification.last_error = _describe(exc, notification.body)
     final = notification.attempts >= settings.STEG_NOTIFY_MAX_ATTEMPTS
+    redacted = []
     if final:
         notification.status = Notification.Status.FAILED
+        redacted = _redact(notification)
     else:
         notification.next_attempt_at = timezone.now() + retry_delay(notification.attempts)
-    notification.save(update_fields=["status", "last_error", "next_attempt_at"])
+    notification.save(update_fields=["status", "last_error", "next_attempt_at", *redacted])
     logger.warning(
         "Notification %s (%s by %s) failed on attempt %s%s: %s",
         notification.pk,

@@ -83,22 +83,32 @@ def make_assessment(
     therapist: User | None = None,
     referrer: User | None = None,
     choice: str = Assessment.Choice.DIGITAL_GUIDED,
+    enrolled: bool = False,
 ) -> Assessment:
-    """A closed referral and an assessment talk that chose `programme`: what an enrolment needs.
+    """An assessment talk that chose `programme` (what an enrolment needs), with its referral
+    when a referrer is given: assessed and open for a digital choice, closed otherwise or when
+    `enrolled`.
 
     Test scaffolding only; the application goes through steg.care.actions.
     """
     digital = choice in Assessment.DIGITAL_CHOICES
     referral = None
     if referrer is not None:
+        closed = enrolled or not digital
         referral = Referral.objects.create(
             patient=patient,
             referring_unit=referrer.staff_memberships[0].unit,
             receiving_unit=unit,
             referrer=referrer,
-            status=Referral.Status.CLOSED,
-            close_reason=Referral.CloseReason.ENROLLED if digital else "other_treatment",
-            closed_at=timezone.now(),
+            status=Referral.Status.CLOSED if closed else Referral.Status.ASSESSED,
+            close_reason=(
+                ""
+                if not closed
+                else Referral.CloseReason.ENROLLED
+                if digital
+                else Referral.CloseReason.OTHER_TREATMENT
+            ),
+            closed_at=timezone.now() if closed else None,
             tobacco_type="snus",
             tobacco_amount="1 dosa",
             reason="Vill sluta",
@@ -175,7 +185,7 @@ def build_world() -> World:
         unit=unit,
         programme_version=version,
         assessment=make_assessment(
-            patient, unit, version.programme, therapist=therapist, referrer=referrer
+            patient, unit, version.programme, therapist=therapist, referrer=referrer, enrolled=True
         ),
         therapist=therapist,
         status=Enrolment.Status.ACTIVE,

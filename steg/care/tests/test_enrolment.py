@@ -474,3 +474,82 @@ def test_the_record_runs_a_fixed_number_of_queries(
     with CaptureQueriesContext(connection) as large:
         client.get(url)
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+# --- what closes with a referral or a treatment --------------------------------------------
+
+
+def test_an_assessment_whose_referral_was_closed_afterwards_cannot_lead_to_enrolment(
+    world: World, newcomer: Patient, version: ProgrammeVersion
+) -> None:
+    assessment = assessment_for(world, newcomer, version)
+    assert assessment.referral is not None
+    actions.close_referral(assessment.referral, reason="declined", actor=world.therapist)
+    with pytest.raises(actions.CareError) as refused:
+        actions.enrol_patient(assessment=assessment, actor=world.therapist)
+    assert refused.value.code == "referral_closed"
+    assert not Enrolment.objects.filter(patient=newcomer).exists()
+
+
+def test_a_referral_closed_without_a_talk_leaves_no_care_relation(
+    world: World, newcomer: Patient, client_as: Callable[[str], Client]
+) -> None:
+    from steg.care.models import Referral
+
+    referral = Referral.objects.create(
+        patient=newcomer,
+        referring_unit=world.referring_unit,
+        receiving_unit=world.unit,
+        referrer=world.referrer,
+        tobacco_type="snus",
+        tobacco_amount="1",
+        reason="x",
+        contact_consent=True,
+    )
+    record = reverse("care:patient_record", args=[newcomer.pk])
+    assert client_as("therapist").get(record).status_code == 200
+    actions.close_referral(referral, reason="wrong_unit", actor=world.therapist)
+    assert client_as("therapist").get(record).status_code == 404
+    # The closed referral itself stays readable in the unit's inbox.
+    detail = reverse("care:referral_detail", args=[referral.pk])
+    assert client_as("therapist").get(detail).status_code == 200
+
+
+def test_ending_a_treatment_cancels_its_coming_meetings_and_its_invitations(
+    world: World, newcomer: Patient, version: ProgrammeVersion
+) -> None:
+    import datetime
+
+    from steg.care.invitations import send_invitation
+    from steg.care.models import Meeting
+
+    enrolment = actions.enrol_patient(
+        assessment=assessment_for(world, newcomer, version), actor=world.therapist
+    )
+    issued = send_invitation(enrolment, actor=world.therapist)
+    start = timezone.now() + datetime.timedelta(days=2)
+    meeting = Meeting.objects.create(
+        patient=newcomer,
+        unit=world.unit,
+        therapist=world.therapist,
+        enrolment=enrolment,
+        kind="follow_up",
+        mode="phone",
+        starts_at=start,
+        ends_at=start + datetime.timedelta(minutes=30),
+    )
+    actions.change_status(enrolment, "discontinued", actor=world.therapist, reason="Avböjde")
+    meeting.refresh_from_db()
+    issued.invitation.refresh_from_db()
+    assert meeting.status == "cancelled"
+    assert issued.invitation.revoked_at is not None
+
+
+def test_an_ended_treatment_cannot_be_handed_over_or_switched(world: World) -> None:
+    actions.change_status(world.enrolment, "completed", actor=world.therapist)
+    with pytest.raises(actions.CareError):
+        actions.assign_therapist(world.enrolment, therapist=world.unit_admin, actor=world.therapist)
+    with pytest.raises(actions.CareError):
+        actions.set_guidance(world.enrolment, guided=False, actor=world.therapist)
+    world.enrolment.refresh_from_db()
+    assert world.enrolment.therapist == world.therapist and world.enrolment.guided

@@ -7,21 +7,25 @@ import datetime
 from collections.abc import Callable, Iterator
 from io import StringIO
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import transaction
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
-from pytest_django.fixtures import Settings
+from django.utils import timezone, translation
+from pytest_django.fixtures import DjangoAssertNumQueries, Settings
 
 from steg.accounts.models import User
+from steg.audit.actions import Actor
 from steg.audit.models import AuditEvent
 from steg.care import meetings
 from steg.care.actions import CareError
-from steg.care.models import Meeting, Patient
+from steg.care.models import Enrolment, Meeting, Patient
 from steg.care.tasks import send_meeting_reminders
 from steg.dialog import sms
 from steg.dialog.models import Notification
@@ -886,6 +890,256 @@ def test_bad_input_never_gives_a_server_error(
         )
 
 
+# The range of dates: from today to two years ahead -----------------------------------------------
+
+# Today is 20 March 2026 (NOW): the last day that can be booked is 20 March 2028.
+RANGE_MESSAGE = "Choose a date from 20 March 2026 to 20 March 2028."
+OUT_OF_RANGE = [
+    ("0001-01-01", "00:30"),  # overflowed when turned into UTC
+    ("9999-12-31", "23:30"),  # overflowed when the duration was added
+    ("2026-03-19", "14:00"),  # yesterday
+    ("2028-03-21", "00:00"),  # the day after the last one
+]
+
+
+@pytest.mark.usefixtures("clock")
+@pytest.mark.parametrize(("date", "time"), OUT_OF_RANGE)
+def test_a_date_outside_the_range_is_refused_by_the_booking_form(
+    world: World, client_as: Callable[[str], Client], date: str, time: str
+) -> None:
+    response = book(client_as("therapist"), world, date=date, time=time)
+
+    assert response.status_code == 422
+    assert RANGE_MESSAGE in errors(response)
+    assert not Meeting.objects.exists()
+    assert not Notification.objects.exists()
+    assert "care.meeting.booked" not in actions_recorded()
+
+
+@pytest.mark.usefixtures("clock")
+@pytest.mark.parametrize(("date", "time"), OUT_OF_RANGE)
+def test_a_date_outside_the_range_is_refused_when_moving_a_meeting(
+    world: World, client_as: Callable[[str], Client], date: str, time: str
+) -> None:
+    meeting = make_meeting(world, stockholm(2026, 3, 21, 10, 0))
+
+    response = client_as("therapist").post(
+        reverse("care:meeting_edit", args=[meeting.pk]), booking(world, date=date, time=time)
+    )
+
+    assert response.status_code == 422
+    assert RANGE_MESSAGE in errors(response)
+    meeting.refresh_from_db()
+    assert (meeting.starts_at, meeting.sequence) == (stockholm(2026, 3, 21, 10, 0), 0)
+    assert not notifications("meeting_changed")
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_first_and_the_last_day_of_the_range_can_be_booked(
+    world: World, client_as: Callable[[str], Client]
+) -> None:
+    staff = client_as("therapist")
+    page = staff.get(reverse("care:meeting_new", args=[world.patient.pk])).content.decode()
+    assert 'min="2026-03-20"' in page
+    assert 'max="2028-03-20"' in page
+
+    assert book(staff, world, date="2026-03-20", time="23:30").status_code == 302
+    assert book(staff, world, date="2028-03-20", time="23:30").status_code == 302
+    assert Meeting.objects.count() == 2
+
+
+def test_two_years_ahead_of_29_february_is_28_february() -> None:
+    assert meetings.bookable_days(datetime.date(2028, 2, 29)) == (
+        datetime.date(2028, 2, 29),
+        datetime.date(2030, 2, 28),
+    )
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_actions_refuse_times_out_of_range_without_overflowing(world: World) -> None:
+    """For callers that bypass the form: a CareError, never an OverflowError."""
+    meeting = make_meeting(world, stockholm(2026, 3, 21, 10, 0))
+    refused = {
+        datetime.datetime(9999, 12, 31, 23, 30, tzinfo=timezone.get_default_timezone()): "too_far",
+        datetime.datetime(9999, 12, 31, 23, 59, tzinfo=UTC): "too_far",
+        stockholm(2028, 3, 21, 0, 0): "too_far",
+        datetime.datetime(1, 1, 1, 0, 30, tzinfo=ZoneInfo("Asia/Tokyo")): "past",
+        datetime.datetime(1, 1, 1, 0, 30, tzinfo=timezone.get_default_timezone()): "past",
+    }
+    for starts_at, code in refused.items():
+        with pytest.raises(CareError) as booking_refused:
+            meetings.book_meeting(
+                patient=world.patient,
+                unit=world.unit,
+                therapist=world.therapist,
+                starts_at=starts_at,
+                duration_minutes=30,
+                mode="phone",
+                kind="follow_up",
+                actor=world.therapist,
+            )
+        assert (booking_refused.value.code, booking_refused.value.field) == (code, "starts_at")
+        with pytest.raises(CareError) as moving_refused:
+            meetings.reschedule_meeting(
+                meeting,
+                starts_at=starts_at,
+                duration_minutes=30,
+                mode="phone",
+                actor=world.therapist,
+            )
+        assert moving_refused.value.code == code
+    assert Meeting.objects.count() == 1
+    meeting.refresh_from_db()
+    assert meeting.sequence == 0
+    # The last moment of the last day is still bookable.
+    late = meetings.book_meeting(
+        patient=world.patient,
+        unit=world.unit,
+        therapist=world.therapist,
+        starts_at=stockholm(2028, 3, 20, 23, 50),
+        duration_minutes=30,
+        mode="phone",
+        kind="follow_up",
+        actor=world.therapist,
+    )
+    assert late.ends_at == stockholm(2028, 3, 21, 0, 20)
+
+
+# Ending a treatment ----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("clock")
+def test_ending_a_treatment_cancels_its_meetings_that_have_not_started(world: World) -> None:
+    enrolment = world.enrolment
+    soon = make_meeting(world, stockholm(2026, 3, 21, 10, 0), enrolment=enrolment)
+    later = make_meeting(world, stockholm(2026, 4, 2, 10, 0), enrolment=enrolment, sequence=2)
+    under_way = make_meeting(world, NOW - datetime.timedelta(minutes=10), enrolment=enrolment)
+    past = make_meeting(world, stockholm(2026, 3, 10, 9, 0), enrolment=enrolment)
+    cancelled = make_meeting(
+        world,
+        stockholm(2026, 3, 23, 9, 0),
+        enrolment=enrolment,
+        status=Meeting.Status.CANCELLED,
+        sequence=1,
+    )
+    other_enrolment = Enrolment.objects.get(patient=world.other_patient)
+    elsewhere = make_meeting(
+        world,
+        stockholm(2026, 3, 24, 9, 0),
+        patient=world.other_patient,
+        unit=world.other_unit,
+        therapist=world.other_therapist,
+        enrolment=other_enrolment,
+    )
+    actor = Actor(world.therapist, "therapist", world.unit)
+
+    with transaction.atomic():  # as the caller that ends the treatment
+        cancelled_now = meetings.cancel_meetings_of_ended_treatment(enrolment, actor=actor)
+
+    assert cancelled_now == 2
+    states = {
+        m.pk: (m.status, m.sequence)
+        for m in Meeting.objects.filter(
+            pk__in=[soon.pk, later.pk, under_way.pk, past.pk, cancelled.pk, elsewhere.pk]
+        )
+    }
+    assert states == {
+        soon.pk: ("cancelled", 1),
+        later.pk: ("cancelled", 3),
+        under_way.pk: ("booked", 0),
+        past.pk: ("booked", 0),
+        cancelled.pk: ("cancelled", 1),
+        elsewhere.pk: ("booked", 0),
+    }
+    told = notifications("meeting_cancelled")
+    assert [n.address for n in told] == ["patient@test.example"] * 2
+    assert {n.patient_id for n in told} == {world.patient.pk}
+    events = AuditEvent.objects.filter(action="care.meeting.cancelled").order_by("id")
+    assert [e.object_id for e in events] == [str(soon.pk), str(later.pk)]
+    assert {e.detail["reason"] for e in events} == {"treatment ended"}
+    assert {(e.actor_id, e.patient_id) for e in events} == {(world.therapist.pk, world.patient.pk)}
+
+    # Again: nothing more is cancelled, and nobody is told twice.
+    assert meetings.cancel_meetings_of_ended_treatment(enrolment, actor=actor) == 0
+    assert len(notifications("meeting_cancelled")) == 2
+    assert actions_recorded().count("care.meeting.cancelled") == 2
+
+
+@pytest.mark.usefixtures("clock")
+def test_cancelling_the_meetings_of_an_ended_treatment_is_undone_with_the_callers_transaction(
+    world: World,
+) -> None:
+    meeting = make_meeting(world, stockholm(2026, 3, 21, 10, 0), enrolment=world.enrolment)
+    actor = Actor(world.therapist, "therapist", world.unit)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert meetings.cancel_meetings_of_ended_treatment(world.enrolment, actor=actor) == 1
+        raise RuntimeError("the status change failed after it")
+
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.sequence) == ("booked", 0)
+    assert not notifications("meeting_cancelled")
+    assert "care.meeting.cancelled" not in actions_recorded()
+
+
+# The meetings section of the patient record ------------------------------------------------------
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_record_lists_upcoming_meetings_and_the_latest_others_in_a_fixed_number_of_queries(
+    world: World, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    upcoming = [make_meeting(world, stockholm(2026, 3, day, 10, 0)) for day in (26, 21, 23)]
+    past = [make_meeting(world, stockholm(2026, 2, day, 10, 0)) for day in range(1, 13)]
+    cancelled = make_meeting(world, stockholm(2026, 3, 25, 10, 0), status=Meeting.Status.CANCELLED)
+    make_meeting(world, stockholm(2026, 3, 22, 10, 0), unit=world.other_unit)  # not their unit
+
+    with django_assert_num_queries(2), translation.override("en"):
+        listed = meetings.meetings_for_record(world.patient, {world.unit.pk})
+        html = render_to_string(
+            "care/meetings/_patient_meetings.html",
+            {"patient": world.patient, "meetings": listed, "can_book": True},
+        )
+
+    soonest_first = sorted(upcoming, key=lambda m: m.starts_at)
+    newest_first = sorted(past, key=lambda m: m.starts_at, reverse=True)
+    assert listed == [*soonest_first, cancelled, *newest_first[: meetings.PAST_MEETINGS_SHOWN - 1]]
+    assert html.count(reverse("care:meeting_edit", args=[upcoming[0].pk])) == 1
+    assert "Tea Terapeut" in html
+
+
+@pytest.mark.usefixtures("clock")
+def test_the_record_section_has_one_h2_and_offers_booking_only_when_allowed(world: World) -> None:
+    make_meeting(world, stockholm(2026, 3, 26, 14, 0))
+    listed = meetings.meetings_for_record(world.patient, {world.unit.pk})
+    book_url = reverse("care:meeting_new", args=[world.patient.pk])
+
+    def section(*, can_book: bool) -> str:
+        with translation.override("en"):
+            return render_to_string(
+                "care/meetings/_patient_meetings.html",
+                {"patient": world.patient, "meetings": listed, "can_book": can_book},
+            )
+
+    html = section(can_book=True)
+    assert html.count("<h2") == 1
+    assert '<h2 id="meetings-heading">Meetings</h2>' in html
+    for other in ("<h1", "<h3", "<h4"):
+        assert other not in html
+    assert f'href="{book_url}"' in html
+    assert "Book a meeting" in html
+
+    html = section(can_book=False)
+    assert book_url not in html
+    assert "Book a meeting" not in html
+    with translation.override("en"):
+        empty = render_to_string(
+            "care/meetings/_patient_meetings.html",
+            {"patient": world.patient, "meetings": [], "can_book": True},
+        )
+    assert "No meetings." in empty
+
+
 # Concurrency (PostgreSQL: SQLite runs one writer at a time anyway) ----------------------------
 
 
@@ -939,3 +1193,20 @@ def test_two_overlapping_bookings_at_the_same_moment_cannot_both_pass(
 
     assert sorted(outcomes) == ["booked", "overlap"]
     assert Meeting.objects.count() == 1
+
+
+def test_a_treatment_meeting_belongs_to_the_patients_only_open_treatment_at_the_unit(
+    world: World,
+) -> None:
+    start = timezone.now() + datetime.timedelta(days=3)
+    meeting = meetings.book_meeting(
+        patient=world.patient,
+        unit=world.unit,
+        therapist=world.therapist,
+        starts_at=start,
+        duration_minutes=30,
+        mode="phone",
+        kind="follow_up",
+        actor=world.therapist,
+    )
+    assert meeting.enrolment == world.enrolment

@@ -152,8 +152,8 @@ def test_an_existing_patient_is_reused_and_their_details_are_not_overwritten(
         referral_form(
             world,
             personnummer="19121212-1212",  # world.patient, written with a hyphen
-            first_name="Someone",
-            last_name="Else",
+            first_name="pia  maria",  # one of her first names, in other letters
+            last_name="PATIENT",
             email="new-address@example.com",
             phone="070-999 99 99",
         ),
@@ -169,6 +169,29 @@ def test_an_existing_patient_is_reused_and_their_details_are_not_overwritten(
     referral = Referral.objects.get(patient=world.patient, status=Referral.Status.NEW)
     assert referral.email == "new-address@example.com"
     assert not AuditEvent.objects.filter(action="care.patient.created").exists()
+
+
+def test_a_name_that_does_not_fit_the_identity_number_is_refused_without_revealing_the_record(
+    world: World, as_en: Callable[[str], Client]
+) -> None:
+    referrals_before = Referral.objects.count()
+    response = as_en("referrer").post(
+        NEW_URL,
+        referral_form(
+            world,
+            personnummer="19121212-1212",  # world.patient's number, someone else's name
+            first_name="Wrong",
+            last_name="Name",
+            phone="070-999 99 99",
+        ),
+    )
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "The name does not match the personal identity number" in html
+    assert "Pia" not in html  # the record's first name is not revealed
+    assert Referral.objects.count() == referrals_before
+    world.patient.refresh_from_db()
+    assert world.patient.phone == ""
 
 
 def test_an_open_referral_for_the_same_patient_at_the_unit_is_shown_instead_of_a_new_one(

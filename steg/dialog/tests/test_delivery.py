@@ -184,3 +184,66 @@ def test_send_notifications_delivers_what_is_due(settings: Settings) -> None:
         clock.shift(datetime.timedelta(hours=1))
         call_command("send_notifications", stdout=out)
         assert len(sms.outbox) == 2
+
+
+# --- an invitation's link and code are not kept once sent --------------------------------------
+
+
+def queue_invitation() -> list[Notification]:
+    from .conftest import INVITATION_CONTEXT
+
+    return notify(
+        kind="invitation", email="pia@example.org", phone="+46701234567", context=INVITATION_CONTEXT
+    )
+
+
+def test_the_link_and_code_leave_the_database_once_the_invitation_is_sent(
+    settings: Settings,
+) -> None:
+    from .conftest import INVITATION_CONTEXT
+
+    settings.STEG_DEV_OUTBOX = False
+    rows = queue_invitation()
+    for row in rows:
+        # Until it is sent, the worker needs them.
+        assert INVITATION_CONTEXT["code"] in row.body
+        assert deliver(row.pk) == "sent"
+        row.refresh_from_db()
+        assert INVITATION_CONTEXT["code"] not in row.body
+        assert INVITATION_CONTEXT["link"] not in row.body
+        assert "[…]" in row.body and row.redacted_body == ""
+    # What went out had them.
+    assert INVITATION_CONTEXT["code"] in mail.outbox[0].body
+    assert INVITATION_CONTEXT["link"] in sms.outbox[0].text
+
+
+def test_the_link_and_code_leave_the_database_when_sending_gives_up(settings: Settings) -> None:
+    from .conftest import INVITATION_CONTEXT
+
+    settings.STEG_DEV_OUTBOX = False
+    settings.STEG_NOTIFY_MAX_ATTEMPTS = 1
+    settings.STEG_SMS_BACKEND = f"{__name__}.FailingSmsBackend"
+    sms_row = [r for r in queue_invitation() if r.channel == Notification.Channel.SMS][0]
+    assert deliver(sms_row.pk) == "failed"
+    sms_row.refresh_from_db()
+    assert INVITATION_CONTEXT["code"] not in sms_row.body
+    assert INVITATION_CONTEXT["code"] not in sms_row.last_error
+
+
+def test_the_development_outbox_keeps_what_was_sent(settings: Settings) -> None:
+    from .conftest import INVITATION_CONTEXT
+
+    settings.STEG_DEV_OUTBOX = True
+    (row, _sms) = queue_invitation()
+    assert deliver(row.pk) == "sent"
+    row.refresh_from_db()
+    assert INVITATION_CONTEXT["code"] in row.body
+
+
+def test_other_kinds_are_kept_as_sent(settings: Settings) -> None:
+    settings.STEG_DEV_OUTBOX = False
+    row = queue_email()
+    before = row.body
+    deliver(row.pk)
+    row.refresh_from_db()
+    assert row.body == before
