@@ -361,10 +361,37 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        # Invitation links carry a secret token: keep it out of the request and server logs.
+        "redact_invitation_tokens": {"()": "steg.care.logging.RedactInvitationTokens"},
+    },
+    "formatters": {
+        # Django's own for the development server (restated: configuring the logger below
+        # replaces its handler).
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {
+            "level": "INFO",
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+        },
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["redact_invitation_tokens"]},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_invitation_tokens"],
+        },
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
     },

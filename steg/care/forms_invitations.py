@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy
 
 from steg.accounts.models import User
 
-from .invitations import QUIT_DATE_DAYS_AHEAD
+from .forms import PersonnummerField
+from .invitations import EMAIL_MAX_LENGTH, QUIT_DATE_DAYS_AHEAD
 
 
 class InvitationCodeForm(forms.Form):
@@ -36,14 +37,30 @@ class InvitationCodeForm(forms.Form):
 
 
 class ActivationForm(forms.Form):
-    """What the patient gives on activation. The account fields only when one is to be made."""
+    """What the patient gives on activation. The account fields (the identity number, e-mail
+    address and password) only when one is to be made with a password."""
 
+    personnummer = PersonnummerField(
+        label=gettext_lazy("Your personal identity number"),
+        help_text=gettext_lazy(
+            "So that we know the invitation has reached the right person: an invitation can "
+            "end up with someone else if an address or phone number was mistyped. 12 digits, "
+            "for example 19121212-1212."
+        ),
+        error_messages={"required": gettext_lazy("Enter your personal identity number.")},
+    )
     email = forms.EmailField(
         label=gettext_lazy("E-mail address"),
         help_text=gettext_lazy("You log in with this address."),
+        # User.email is varchar(254): a longer address must be a form error, not a database one.
+        max_length=EMAIL_MAX_LENGTH,
         error_messages={
             "required": gettext_lazy("Enter your e-mail address."),
             "invalid": gettext_lazy("Enter your e-mail address, for example name@example.com."),
+            "max_length": gettext_lazy(
+                "The e-mail address is too long: it can have at most %(limit_value)d "
+                "characters (it has %(show_value)d)."
+            ),
         },
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
@@ -87,7 +104,7 @@ class ActivationForm(forms.Form):
         kwargs.setdefault("auto_id", "activate-%s")
         super().__init__(*args, **kwargs)
         if not new_account:
-            for name in ("email", "password1", "password2"):
+            for name in ("personnummer", "email", "password1", "password2"):
                 del self.fields[name]
         self.today = today
         self.latest = today + datetime.timedelta(days=QUIT_DATE_DAYS_AHEAD)

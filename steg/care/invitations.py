@@ -6,16 +6,19 @@ link's token as SHA-256 (it has 256 bits of entropy), the short code as a keyed 
 about 40 bits, so a plain hash of it could be reversed by trying every code). An invitation is
 usable once, until it expires (`STEG_INVITATION_DAYS`) or a newer one replaces it.
 
-The patient activates it (`activate`): sets a password (or logs in with the region's e-ID),
-accepts the terms of use and the consent to digital treatment, and sets or confirms the quit
-date. All of it is one transaction; any refusal is a `CareError` and changes nothing.
-See docs/care-journey.md, "Invitations and activation".
+The patient activates it (`activate`): sets a password and gives their personal identity number
+(or logs in with the region's e-ID), accepts the terms of use and the consent to digital
+treatment, and sets or confirms the quit date. All of it is one transaction; any refusal is a
+`CareError` and changes nothing, except that a wrong identity number is counted on the
+invitation, and `MAX_FAILED_ATTEMPTS` of them revoke it. See docs/care-journey.md,
+"Invitations and activation".
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,11 +29,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from steg.accounts.models import User
 from steg.audit.actions import Actor, record_event
@@ -49,6 +54,16 @@ _CODE_SALT = "steg.care.invitations.code"
 
 # How far ahead a quit date may be set at activation (the tobacco programme's limit too).
 QUIT_DATE_DAYS_AHEAD = 90
+
+# The longest e-mail address an account can have (`User.email`, varchar(254) in the database).
+EMAIL_MAX_LENGTH = 254
+
+# Wrong personal identity numbers given on password activation before the invitation is revoked.
+MAX_FAILED_ATTEMPTS = 5
+
+# A new invitation is not sent while one sent this recently is still usable (a double click on
+# "Send a new invitation" would otherwise make the first message, already on its way, useless).
+RESEND_INTERVAL = datetime.timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,10 @@ def send_invitation(
     Earlier invitations of the enrolment stop working. The notification goes to the patient's
     e-mail address and mobile number, whichever the record has; with neither, the invitation
     is still created (`channels` is empty) and the caller shows the code to the therapist once.
+
+    Refused (code "recently_sent") while an invitation that was sent somewhere less than
+    `RESEND_INTERVAL` ago is still usable: of two clicks at once, the second waits for the
+    enrolment's lock, then finds the first one's invitation and sends nothing.
     """
     enrolment = (
         Enrolment.objects.select_for_update().select_related("patient", "unit").get(pk=enrolment.pk)
@@ -120,6 +139,28 @@ def send_invitation(
             code="not_invited",
         )
     now = timezone.now()
+    # Under the enrolment's lock, so a concurrent send has committed its invitation by now.
+    # One that went nowhere (no e-mail or mobile number) does not count: its code was only shown
+    # on the page, which a second click replaces, so a new one must be shown instead.
+    recent = (
+        Invitation.objects.filter(
+            enrolment=enrolment,
+            used_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            created_at__gt=now - RESEND_INTERVAL,
+        )
+        .exclude(channels=[])
+        .exists()
+    )
+    if recent:
+        raise CareError(
+            _(
+                "An invitation was sent a moment ago, so no new one has been sent. The patient "
+                "can use the one that was just sent."
+            ),
+            code="recently_sent",
+        )
     revoked = Invitation.objects.filter(
         enrolment=enrolment, used_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=now)
@@ -216,11 +257,22 @@ def _unknown() -> CareError:
     )
 
 
+def _locked() -> CareError:
+    return CareError(
+        _(
+            "A wrong personal identity number has been entered too many times, so this "
+            "invitation no longer works. Contact your care unit and ask for a new invitation."
+        ),
+        code="locked",
+    )
+
+
 def check_usable(invitation: Invitation | None, *, now: datetime.datetime | None = None) -> None:
     """Refuse an invitation that cannot be activated, saying why and what to do instead.
 
-    Codes: unknown (no such link or code: mistyped or forged), used, revoked (a newer one was
-    sent), expired, closed (the treatment was ended before it was started).
+    Codes: unknown (no such link or code: mistyped or forged), used, locked (revoked after
+    too many wrong identity numbers), revoked (a newer one was sent), expired, closed (the
+    treatment was ended before it was started).
     """
     if invitation is None:
         raise _unknown()
@@ -229,6 +281,8 @@ def check_usable(invitation: Invitation | None, *, now: datetime.datetime | None
             _("This invitation has already been used. Log in instead."),
             code="used",
         )
+    if invitation.revoked_at is not None and invitation.failed_attempts >= MAX_FAILED_ATTEMPTS:
+        raise _locked()
     if invitation.revoked_at is not None:
         raise CareError(
             _(
@@ -380,6 +434,8 @@ def account_for_activation(patient: Patient, user: User | None) -> tuple[User | 
 def _new_account(patient: Patient, email: str, password: str) -> User:
     email = User.objects.normalize_email(email.strip()).lower()
     try:
+        if len(email) > EMAIL_MAX_LENGTH:
+            raise ValidationError("too long")
         validate_email(email)
     except ValidationError:
         raise CareError(
@@ -415,11 +471,79 @@ def _new_account(patient: Patient, email: str, password: str) -> User:
         raise taken from None  # the same address was taken a moment ago
 
 
-@transaction.atomic
+class _WrongPersonnummer(Exception):  # noqa: N818 - internal signal, never leaves this module
+    """Raised inside the activation's transaction so that it rolls back; counted after it."""
+
+
+def _check_personnummer(patient: Patient, given: str) -> None:
+    """A new account by password: whoever holds the link or code must know whose it is."""
+    if not given.strip():
+        raise CareError(
+            _("Enter your personal identity number."), code="personnummer", field="personnummer"
+        )
+    try:
+        normalised = personnummer.normalise(given)
+    except personnummer.PersonnummerError:
+        raise _WrongPersonnummer from None
+    if not hmac.compare_digest(normalised, patient.personnummer):
+        raise _WrongPersonnummer
+
+
+def _count_wrong_personnummer(invitation_id: int, request: HttpRequest | None) -> CareError:
+    """Count a wrong identity number on the invitation (committed although the activation was
+    refused) and revoke the invitation at `MAX_FAILED_ATTEMPTS`. Returns the refusal to raise."""
+    with transaction.atomic():
+        # The lock order of send_invitation and activate: the enrolment, then the invitation.
+        enrolment_id = Invitation.objects.values_list("enrolment_id", flat=True).get(
+            pk=invitation_id
+        )
+        list(Enrolment.objects.select_for_update().filter(pk=enrolment_id).values_list("pk"))
+        Invitation.objects.filter(pk=invitation_id).update(failed_attempts=F("failed_attempts") + 1)
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("enrolment__patient")
+            .get(pk=invitation_id)
+        )
+        attempts = invitation.failed_attempts
+        revoke = (
+            attempts >= MAX_FAILED_ATTEMPTS
+            and invitation.revoked_at is None
+            and invitation.used_at is None
+        )
+        if revoke:
+            invitation.revoked_at = timezone.now()
+            invitation.save(update_fields=["revoked_at"])
+        record_event(
+            action="care.invitation.personnummer_refused",
+            actor=Actor(None),  # whoever holds the link or code
+            request=request,
+            patient=invitation.enrolment.patient,
+            object_type="care.invitation",
+            object_id=invitation.pk,
+            purpose="self-service",
+            detail={"failed_attempts": attempts, "revoked": revoke},
+        )
+    if attempts >= MAX_FAILED_ATTEMPTS:
+        return _locked()
+    left = MAX_FAILED_ATTEMPTS - attempts
+    return CareError(
+        _(
+            "This is not the personal identity number the invitation was sent for. Check "
+            "that you have typed your own number correctly."
+        )
+        + " "
+        + ngettext("You can try %(count)s more time.", "You can try %(count)s more times.", left)
+        % {"count": left},
+        code="personnummer",
+        field="personnummer",
+    )
+
+
 def activate(
     invitation_id: int,
     *,
     user: User | None,
+    personnummer: str = "",
     email: str = "",
     password: str = "",
     accept_terms: bool,
@@ -430,12 +554,48 @@ def activate(
     """Activate an invitation: the patient's account, terms, consent and quit date; go active.
 
     `user` is the logged-in user or None. A patient who has an account must be logged in to
-    it; a patient who has none gets one here from `email` and `password` (or, logged in with
-    an account just made from their e-ID, has that one linked). Refuses with a `CareError`
-    and changes nothing when the invitation is not usable (also when a second, concurrent
-    activation got there first), when someone else is logged in, when terms or consent are
-    missing, or when the quit date is missing, in the past or too far ahead.
+    it; a patient who has none gets one here from `email` and `password`, and must then give
+    their `personnummer` (the patient record's), since the link or code may have reached
+    someone else through a mistyped address or number. Logged in with an account just made
+    from their e-ID, the patient has that one linked, without the number (the e-ID proved it).
+
+    Refuses with a `CareError` and changes nothing when the invitation is not usable (also when
+    a second, concurrent activation got there first), when someone else is logged in, when the
+    identity number is not the patient's, when terms or consent are missing, or when the quit
+    date is missing, in the past or too far ahead. The one change a refusal makes: a wrong
+    identity number is counted (`Invitation.failed_attempts`, committed on its own), and the
+    `MAX_FAILED_ATTEMPTS`-th revokes the invitation (code "locked").
     """
+    try:
+        return _activate(
+            invitation_id,
+            user=user,
+            personnummer=personnummer,
+            email=email,
+            password=password,
+            accept_terms=accept_terms,
+            consent=consent,
+            quit_date=quit_date,
+            request=request,
+        )
+    except _WrongPersonnummer:
+        pass  # the activation's transaction has been rolled back: count it in a new one
+    raise _count_wrong_personnummer(invitation_id, request)
+
+
+@transaction.atomic
+def _activate(
+    invitation_id: int,
+    *,
+    user: User | None,
+    personnummer: str,
+    email: str,
+    password: str,
+    accept_terms: bool,
+    consent: bool,
+    quit_date: datetime.date | None,
+    request: HttpRequest | None,
+) -> tuple[Enrolment, User]:
     # Locks in the order send_invitation takes them: the enrolment, then its invitations.
     enrolment_id = (
         Invitation.objects.filter(pk=invitation_id).values_list("enrolment_id", flat=True).first()
@@ -449,6 +609,8 @@ def activate(
     check_usable(invitation)
     patient = Patient.objects.select_for_update().get(pk=enrolment.patient_id)
     account, how = account_for_activation(patient, user)
+    if how == "password":
+        _check_personnummer(patient, personnummer)
     if not accept_terms:
         raise CareError(
             _("To start, you need to accept the terms of use."),

@@ -2,7 +2,8 @@
 sending a new invitation (staff).
 
 The link's token never stays in the address bar or in a Referer header: opening the link puts
-the invitation's id in the session and redirects to the activation page at once.
+the invitation's id in the session and redirects to the activation page at once. It is kept out
+of the logs too (`steg.care.logging.RedactInvitationTokens`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from steg.accounts.models import User
 
@@ -35,12 +41,13 @@ from .models import Invitation
 RATE_LIMIT_ACTION = "invitation_code"
 
 # Refusals that are about the invitation itself (not about who is logged in or the form).
-INVITATION_REFUSALS = {"unknown", "used", "revoked", "expired", "closed"}
+INVITATION_REFUSALS = {"unknown", "used", "locked", "revoked", "expired", "closed"}
 
 
 def _unusable(request: HttpRequest, error: CareError) -> HttpResponse:
     """The page for a link or code that does not work: why, and what to do instead."""
-    request.session.pop(SESSION_KEY, None)
+    if request.method != "HEAD":
+        request.session.pop(SESSION_KEY, None)
     status = 404 if error.code == "unknown" else 410
     return render(
         request,
@@ -56,16 +63,23 @@ def _start_activation(request: HttpRequest, invitation: Invitation, *, via: str)
     return redirect("care:invitation_activate")
 
 
-@require_GET
+@require_safe
 @never_cache
 def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
-    """The link in the invitation: check it, remember it in the session, go on."""
+    """The link in the invitation: check it, remember it in the session, go on.
+
+    HEAD (mail link checkers and scanners fetch links before the patient does) answers as GET
+    would, with the same status, but records no opening and leaves the session alone: it is
+    not the patient, and nothing of the patient's is shown to it.
+    """
     invitation = invitations.invitation_for_token(token)
     try:
         invitations.check_usable(invitation)
     except CareError as error:
         return _unusable(request, error)
     assert invitation is not None  # noqa: S101 - check_usable refuses None
+    if request.method == "HEAD":
+        return HttpResponseRedirect(reverse("care:invitation_activate"))
     return _start_activation(request, invitation, via="link")
 
 
@@ -168,6 +182,7 @@ def invitation_activate(request: HttpRequest) -> HttpResponse:
                 enrolment, account = invitations.activate(
                     invitation.pk,
                     user=user,
+                    personnummer=data.get("personnummer", ""),
                     email=data.get("email", ""),
                     password=data.get("password1", ""),
                     accept_terms=data["accept_terms"],
@@ -220,6 +235,10 @@ def invitation_resend(request: HttpRequest, enrolment_id: int) -> HttpResponse:
     try:
         issued = invitations.send_invitation(enrolment, actor=user, request=request)
     except CareError as error:
+        if error.code == "recently_sent":
+            # A double click: the first click's invitation is on its way and stays valid.
+            messages.info(request, str(error.message))
+            return redirect("care:enrolment_manage", enrolment.pk)
         messages.error(request, str(error.message))
         return redirect("care:patient_record", enrolment.patient_id)
     return issued_response(request, issued)

@@ -175,6 +175,8 @@ def test_referral_to_treatment_across_roles(journey: Journey, therapist_journey:
     assert patient_journey.path() == "/invitation/activate/"
     patient_journey.check_both("activation", heading_en=f"Welcome, {patient.first_name}")
     expect(ppage.locator("#activate-email")).to_have_value(NEW_PATIENT["email"])
+    # Whoever holds the link must also know whose it is (a mistyped address reaches a stranger).
+    ppage.fill("#activate-personnummer", NEW_PATIENT["personnummer"])
     ppage.fill("#activate-password1", PASSWORD)
     ppage.fill("#activate-password2", PASSWORD)
     ppage.check("#activate-accept_terms")

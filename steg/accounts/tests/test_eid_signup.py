@@ -212,3 +212,79 @@ def test_an_e_id_login_of_someone_else_makes_no_account(issued: IssuedInvitation
     assert User.objects.count() == before
     e_id_callback(None, PERSONNUMMER)
     assert User.objects.count() == before
+
+
+# No password by e-mail for an account made from an e-ID: its address came from the patient
+# record (typed by a referrer, never confirmed), so whoever reads that mailbox must not be able
+# to give it a password (steg.accounts.adapter.AccountAdapter.send_password_reset_mail).
+
+
+def e_id_account(email: str) -> User:
+    user = User.objects.create_user(email, None, first_name="Nils", last_name="Nykomling")
+    SocialAccount.objects.create(
+        user=user,
+        provider="eid",
+        uid=f"sub-{PERSONNUMMER}",
+        extra_data={"userinfo": claims(PERSONNUMMER)},
+    )
+    return user
+
+
+def ask_for_reset(email: str) -> Any:
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client.post(reverse("account_reset_password"), {"email": email})
+
+
+def test_an_e_id_account_without_a_password_gets_no_reset_mail(
+    world: World, mailoutbox: list[Any]
+) -> None:
+    e_id_account("nils@test.example")
+    e_id = ask_for_reset("nils@test.example")
+    assert mailoutbox == []
+    # A password account still gets its link, and the answer is the same for both.
+    make_user("pia@test.example", "Pia", "Lösen")
+    password = ask_for_reset("pia@test.example")
+    assert [message.to for message in mailoutbox] == [["pia@test.example"]]
+    assert "/account/password/reset/key/" in mailoutbox[0].body
+    assert (e_id.status_code, e_id["Location"]) == (password.status_code, password["Location"])
+    assert e_id["Location"] == reverse("account_reset_password_done")
+
+
+def test_an_e_id_account_that_has_set_a_password_may_reset_it(
+    world: World, mailoutbox: list[Any]
+) -> None:
+    user = e_id_account("nils@test.example")
+    user.set_password("Ett-eget-losenord-42")
+    user.save(update_fields=["password"])
+    ask_for_reset("nils@test.example")
+    assert [message.to for message in mailoutbox] == [["nils@test.example"]]
+
+
+def test_the_e_id_account_from_an_invitation_gets_no_reset_mail(
+    issued: IssuedInvitation, oidc: None, mailoutbox: list[Any]
+) -> None:
+    e_id_callback(issued.invitation.pk, PERSONNUMMER)
+    user = User.objects.get(email="nils@test.example")
+    assert not user.has_usable_password()
+    response = ask_for_reset("Nils@Test.example")
+    assert response["Location"] == reverse("account_reset_password_done")
+    assert mailoutbox == []
+
+
+def test_nor_a_reset_code_if_reset_by_code_is_turned_on(
+    world: World, mailoutbox: list[Any]
+) -> None:
+    # The by-code flow (off in Steg) mails the code through send_mail, not the reset hook.
+    from steg.accounts.adapter import AccountAdapter
+
+    e_id_account("nils@test.example")
+    make_user("pia@test.example", "Pia", "Lösen")
+    request = request_with(None)
+    with context.request_context(request):
+        adapter = AccountAdapter(request)
+        for email in ("nils@test.example", "pia@test.example"):
+            adapter.send_mail(
+                "account/email/password_reset_code", email, {"request": request, "code": "ABC"}
+            )
+    assert [message.to for message in mailoutbox] == [["pia@test.example"]]

@@ -62,9 +62,13 @@ def english_client(user: User | None = None) -> Client:
     return client
 
 
+NILS = f"19500101123{luhn_check_digit('500101123')}"
+OTHER_NUMBER = f"19850315238{luhn_check_digit('850315238')}"
+
+
 def new_patient(*, email: str = "nils@test.example", phone: str = "070-123 45 67") -> Patient:
     return Patient.objects.create(
-        personnummer=f"19500101123{luhn_check_digit('500101123')}",
+        personnummer=NILS,
         first_name="Nils",
         last_name="Nykomling",
         email=email,
@@ -105,6 +109,7 @@ def in_a_week() -> datetime.date:
 
 def activation_data(**overrides: str) -> dict[str, str]:
     data = {
+        "personnummer": f"{NILS[:8]}-{NILS[8:]}",
         "email": "nils@test.example",
         "password1": NEW_PASSWORD,
         "password2": NEW_PASSWORD,
@@ -404,6 +409,7 @@ def test_a_second_concurrent_activation_fails_and_activates_only_once(
     invitations.activate(
         pk,
         user=None,
+        personnummer=NILS,
         email="nils@test.example",
         password=NEW_PASSWORD,
         accept_terms=True,
@@ -414,6 +420,7 @@ def test_a_second_concurrent_activation_fails_and_activates_only_once(
         invitations.activate(
             pk,
             user=None,
+            personnummer=NILS,
             email="nils.igen@test.example",
             password=NEW_PASSWORD,
             accept_terms=True,
@@ -447,6 +454,8 @@ def test_the_same_link_open_in_two_browsers_activates_only_once(invited: Invited
         ({"password2": "Something-else-42"}, "The two passwords are not the same."),
         ({"password1": "1234567890", "password2": "1234567890"}, "This password is entirely"),
         ({"email": "not-an-address"}, "Enter your e-mail address"),
+        ({"personnummer": ""}, "Enter your personal identity number."),
+        ({"personnummer": "19500101"}, "Write the personal identity number as 12 digits"),
     ],
 )
 def test_missing_or_wrong_answers_are_refused_and_change_nothing(
@@ -470,6 +479,9 @@ def test_missing_or_wrong_answers_are_refused_and_change_nothing(
         ({"quit_date": datetime.date(2000, 1, 1)}, "quit_date"),
         ({"quit_date": None}, "quit_date"),
         ({"password": "short"}, "password"),
+        ({"personnummer": ""}, "personnummer"),
+        ({"personnummer": OTHER_NUMBER}, "personnummer"),
+        ({"personnummer": "not a number"}, "personnummer"),
     ],
 )
 def test_the_action_itself_refuses_missing_consent_and_bad_dates(
@@ -477,6 +489,7 @@ def test_the_action_itself_refuses_missing_consent_and_bad_dates(
 ) -> None:
     arguments: dict[str, object] = {
         "user": None,
+        "personnummer": NILS,
         "email": "nils@test.example",
         "password": NEW_PASSWORD,
         "accept_terms": True,
@@ -549,6 +562,7 @@ def test_a_patient_with_an_account_activates_after_logging_in_without_a_new_pass
     page = client.get(ACTIVATE_URL)
     assertContains(page, "You are logged in as nils@test.example.")
     assertNotContains(page, "password1")
+    assertNotContains(page, 'name="personnummer"')  # the account was bound to the patient before
     response = client.post(
         ACTIVATE_URL, {"accept_terms": "on", "consent": "on", "quit_date": in_a_week()}
     )
@@ -567,6 +581,9 @@ def test_a_second_person_logged_in_cannot_activate_someone_elses_invitation(
     page = client.get(ACTIVATE_URL)
     assertContains(page, SOMEONE_ELSES, status_code=403)
     assertNotContains(page, "accept_terms", status_code=403)
+    # The wrong person is not greeted with the patient's name.
+    assertNotContains(page, "Nils", status_code=403)
+    assertContains(page, "Start your treatment", status_code=403)
     response = client.post(
         ACTIVATE_URL, {"accept_terms": "on", "consent": "on", "quit_date": in_a_week()}
     )
@@ -590,6 +607,7 @@ def test_someone_logged_in_cannot_take_a_new_patients_invitation(
     client = opened(english_client(world.therapist), invited)
     response = client.post(ACTIVATE_URL, activation_data())
     assertContains(response, LOGGED_IN_AS_OTHER, status_code=403)
+    assertNotContains(response, "Nils", status_code=403)
     assert_nothing_changed(invited)
     world.therapist.refresh_from_db()
     assert not Patient.objects.filter(user=world.therapist).exists()
@@ -614,6 +632,7 @@ def test_an_account_made_from_the_patients_e_id_is_linked_without_a_password(
     page = client.get(ACTIVATE_URL)
     assertContains(page, "You have logged in with your e-ID.")
     assertNotContains(page, "password1")
+    assertNotContains(page, 'name="personnummer"')  # the e-ID has proved who it is
     response = client.post(
         ACTIVATE_URL, {"accept_terms": "on", "consent": "on", "quit_date": in_a_week()}
     )
@@ -624,7 +643,7 @@ def test_an_account_made_from_the_patients_e_id_is_linked_without_a_password(
 
 
 def test_an_e_id_of_another_person_cannot_activate(invited: Invited) -> None:
-    account = eid_user(f"19850315238{luhn_check_digit('850315238')}")
+    account = eid_user(OTHER_NUMBER)
     client = opened(english_client(account), invited)
     response = client.post(
         ACTIVATE_URL, {"accept_terms": "on", "consent": "on", "quit_date": in_a_week()}
@@ -656,7 +675,14 @@ def resend_url(enrolment: Enrolment) -> str:
     return reverse("care:invitation_resend", args=[enrolment.pk])
 
 
+def sent_minutes_ago(invitation: Invitation, minutes: int = 2) -> None:
+    """As if the invitation had been sent a while ago (a new one is refused for 60 seconds)."""
+    earlier = timezone.now() - datetime.timedelta(minutes=minutes)
+    Invitation.objects.filter(pk=invitation.pk).update(created_at=earlier)
+
+
 def test_a_new_invitation_stops_the_old_link_and_code(world: World, invited: Invited) -> None:
+    sent_minutes_ago(invited.issued.invitation)
     therapist = english_client(world.therapist)
     response = therapist.post(resend_url(invited.enrolment), follow=True)
     assert response.redirect_chain[-1][0] == reverse(
@@ -683,6 +709,7 @@ def test_an_open_activation_form_stops_working_when_a_new_invitation_is_sent(
     world: World, invited: Invited
 ) -> None:
     client = opened(english_client(), invited)
+    sent_minutes_ago(invited.issued.invitation)
     invitations.send_invitation(invited.enrolment, actor=world.therapist)
     response = client.post(ACTIVATE_URL, activation_data())
     assertContains(response, REVOKED, status_code=410)
@@ -729,3 +756,279 @@ def test_the_terms_are_public_and_explain_the_consent(world: World) -> None:
     response = english_client().get(reverse("care:terms"))
     assertContains(response, "What consenting to digital treatment means")
     assertContains(response, settings.STEG_TERMS_VERSION)
+
+
+# --- the identity number on password activation -------------------------------------------
+
+WRONG_NUMBER = "This is not the personal identity number the invitation was sent for."
+LOCKED = "A wrong personal identity number has been entered too many times"
+
+
+def test_a_password_activation_asks_for_the_patients_identity_number(invited: Invited) -> None:
+    page = opened(english_client(), invited).get(ACTIVATE_URL)
+    assertContains(page, "Your personal identity number")
+    assertContains(page, "So that we know the invitation has reached the right person")
+    assertContains(page, 'id="activate-personnummer"')
+    assertNotContains(page, NILS)  # the page never gives the number away
+
+
+def test_a_wrong_identity_number_is_refused_counted_and_changes_nothing_else(
+    invited: Invited,
+) -> None:
+    client = opened(english_client(), invited)
+    response = client.post(ACTIVATE_URL, activation_data(personnummer=OTHER_NUMBER))
+    assertContains(response, WRONG_NUMBER, status_code=422)
+    assertContains(response, "You can try 4 more times.", status_code=422)
+    assertNotContains(response, NILS, status_code=422)
+    assertNotContains(response, f"{NILS[:8]}-{NILS[8:]}", status_code=422)
+    assert_nothing_changed(invited)
+    # Counted although the activation was refused (its transaction rolled back).
+    invitation = Invitation.objects.get(pk=invited.issued.invitation.pk)
+    assert (invitation.failed_attempts, invitation.revoked_at) == (1, None)
+    event = AuditEvent.objects.get(action="care.invitation.personnummer_refused")
+    assert (event.patient, event.actor) == (invited.patient, None)
+    assert event.detail == {"failed_attempts": 1, "revoked": False}
+    assert NILS not in str(event.detail) and OTHER_NUMBER not in str(event.detail)
+    # The right number (in the ten-digit form too) still works.
+    ten_digits = f"{NILS[2:8]}-{NILS[8:]}"
+    response = client.post(ACTIVATE_URL, activation_data(personnummer=ten_digits))
+    assert response.status_code == 302
+    invited.patient.refresh_from_db()
+    assert invited.patient.user is not None
+
+
+def test_the_action_counts_a_wrong_number_outside_its_rolled_back_transaction(
+    invited: Invited,
+) -> None:
+    with pytest.raises(actions.CareError) as refused:
+        invitations.activate(
+            invited.issued.invitation.pk,
+            user=None,
+            personnummer=OTHER_NUMBER,
+            email="nils@test.example",
+            password=NEW_PASSWORD,
+            accept_terms=True,
+            consent=True,
+            quit_date=in_a_week(),
+        )
+    assert (refused.value.code, refused.value.field) == ("personnummer", "personnummer")
+    assert NILS not in str(refused.value.message)
+    assert Invitation.objects.get(pk=invited.issued.invitation.pk).failed_attempts == 1
+    assert_nothing_changed(invited)
+
+
+def test_five_wrong_identity_numbers_revoke_the_invitation(invited: Invited) -> None:
+    client = opened(english_client(), invited)
+    for attempt in range(1, invitations.MAX_FAILED_ATTEMPTS):
+        response = client.post(ACTIVATE_URL, activation_data(personnummer=OTHER_NUMBER))
+        left = invitations.MAX_FAILED_ATTEMPTS - attempt
+        expected = "1 more time." if left == 1 else f"{left} more times."
+        assertContains(response, expected, status_code=422)
+    response = client.post(ACTIVATE_URL, activation_data(personnummer=OTHER_NUMBER))
+    assertContains(response, LOCKED, status_code=410)
+    assertContains(response, "Contact your care unit and ask for a new invitation", status_code=410)
+    invitation = Invitation.objects.get(pk=invited.issued.invitation.pk)
+    assert invitation.failed_attempts == invitations.MAX_FAILED_ATTEMPTS
+    assert invitation.revoked_at is not None
+    events = AuditEvent.objects.filter(action="care.invitation.personnummer_refused")
+    assert events.count() == invitations.MAX_FAILED_ATTEMPTS
+    assert events.order_by("-pk")[0].detail == {"failed_attempts": 5, "revoked": True}
+    assert_nothing_changed(invited)
+
+    # Now not even the right number works, by the link, the code or the open form.
+    fresh = english_client()
+    assertContains(fresh.get(invited.link_path), LOCKED, status_code=410)
+    assertContains(fresh.post(CODE_URL, {"code": invited.issued.code}), LOCKED, status_code=410)
+    with pytest.raises(actions.CareError) as refused:
+        invitations.activate(
+            invitation.pk,
+            user=None,
+            personnummer=NILS,
+            email="nils@test.example",
+            password=NEW_PASSWORD,
+            accept_terms=True,
+            consent=True,
+            quit_date=in_a_week(),
+        )
+    assert refused.value.code == "locked"
+    assert_nothing_changed(invited)
+
+
+def test_a_new_invitation_after_the_lock_works(world: World, invited: Invited) -> None:
+    Invitation.objects.filter(pk=invited.issued.invitation.pk).update(
+        failed_attempts=invitations.MAX_FAILED_ATTEMPTS, revoked_at=timezone.now()
+    )
+    sent_minutes_ago(invited.issued.invitation)
+    issued = invitations.send_invitation(invited.enrolment, actor=world.therapist)
+    client = english_client()
+    client.get(reverse("care:invitation_open", args=[issued.token]))
+    assert client.post(ACTIVATE_URL, activation_data()).status_code == 302
+
+
+# --- a long e-mail address ----------------------------------------------------------------
+
+# 64 + 1 + 63 + 1 + 63 + 1 + 63 + 3 = 259 characters, a valid address, too long for User.email.
+LONG_EMAIL = "n" * 64 + "@" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + ".se"
+
+
+def test_an_email_address_longer_than_the_column_is_a_form_error(invited: Invited) -> None:
+    assert len(LONG_EMAIL) == 259
+    client = opened(english_client(), invited)
+    response = client.post(ACTIVATE_URL, activation_data(email=LONG_EMAIL))
+    assertContains(response, "The e-mail address is too long", status_code=422)
+    assertContains(response, 'maxlength="254"', status_code=422)
+    assert_nothing_changed(invited)
+    with pytest.raises(actions.CareError) as refused:
+        invitations.activate(
+            invited.issued.invitation.pk,
+            user=None,
+            personnummer=NILS,
+            email=LONG_EMAIL,
+            password=NEW_PASSWORD,
+            accept_terms=True,
+            consent=True,
+            quit_date=in_a_week(),
+        )
+    assert (refused.value.code, refused.value.field) == ("email", "email")
+    assert_nothing_changed(invited)
+
+
+# --- a double click on "Send a new invitation" --------------------------------------------
+
+RECENTLY_SENT = "An invitation was sent a moment ago"
+
+
+def test_a_second_invitation_within_a_minute_is_not_sent(world: World, invited: Invited) -> None:
+    with pytest.raises(actions.CareError) as refused:
+        invitations.send_invitation(invited.enrolment, actor=world.therapist)
+    assert refused.value.code == "recently_sent"
+    assert Invitation.objects.get(enrolment=invited.enrolment).is_usable()
+    assert Notification.objects.filter(kind="invitation").count() == 2  # e-mail and SMS, once
+    # A minute later a new one may be sent.
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=61)):
+        invitations.send_invitation(invited.enrolment, actor=world.therapist)
+    assert Invitation.objects.filter(enrolment=invited.enrolment).count() == 2
+
+
+def test_a_double_click_on_send_a_new_invitation_sends_one(world: World, invited: Invited) -> None:
+    sent_minutes_ago(invited.issued.invitation)
+    therapist = english_client(world.therapist)
+    manage = reverse("care:enrolment_manage", args=[invited.enrolment.pk])
+    first = therapist.post(resend_url(invited.enrolment))
+    second = therapist.post(resend_url(invited.enrolment), follow=True)
+    assert first["Location"] == manage
+    assert second.redirect_chain[-1][0] == manage
+    assertContains(second, RECENTLY_SENT)
+    new = Invitation.objects.filter(enrolment=invited.enrolment).exclude(
+        pk=invited.issued.invitation.pk
+    )
+    assert new.count() == 1 and new[0].is_usable()  # the message the patient got works
+    assert AuditEvent.objects.filter(action="care.invitation.sent").count() == 2
+    assert Notification.objects.filter(kind="invitation").count() == 4  # twice e-mail and SMS
+
+
+def test_without_email_or_phone_a_second_click_shows_a_working_code(world: World) -> None:
+    # Nothing was sent anywhere: the first page with the code is replaced by the second, so
+    # the second click must show a code that works.
+    enrolment = invite(world, new_patient(email="", phone=""))
+    therapist = english_client(world.therapist)
+    therapist.post(resend_url(enrolment))
+    second = therapist.post(resend_url(enrolment))
+    code = re.search(r"<strong>([A-Z2-9]{4}-[A-Z2-9]{4})</strong>", second.content.decode())
+    assert code is not None
+    assert english_client().post(CODE_URL, {"code": code.group(1)})["Location"] == ACTIVATE_URL
+
+
+# --- link checkers and the logs -----------------------------------------------------------
+
+
+def test_a_head_request_answers_like_get_but_records_and_keeps_nothing(invited: Invited) -> None:
+    client = english_client()
+    response = client.head(invited.link_path)
+    assert response.status_code == 302
+    assert response["Location"] == ACTIVATE_URL
+    assert "no-store" in response["Cache-Control"]
+    assert SESSION_KEY not in client.session
+    assert not AuditEvent.objects.filter(action="care.invitation.opened").exists()
+    forged = reverse("care:invitation_open", args=["forged-token-123"])
+    assert client.head(forged).status_code == 404
+    # The patient's own GET afterwards works as ever.
+    opened(english_client(), invited)
+    assert AuditEvent.objects.filter(action="care.invitation.opened").count() == 1
+
+
+def test_a_head_request_for_a_used_invitation_keeps_the_session(invited: Invited) -> None:
+    client = opened(english_client(), invited)
+    Invitation.objects.filter(pk=invited.issued.invitation.pk).update(used_at=timezone.now())
+    assert client.head(invited.link_path).status_code == 410
+    assert client.session[SESSION_KEY] == invited.issued.invitation.pk
+
+
+def test_the_log_filter_redacts_tokens_in_a_record_like_djangos() -> None:
+    import logging
+
+    from django.test import RequestFactory
+
+    from steg.care.logging import RedactInvitationTokens
+
+    token = "Zq3_secret-TOKEN-value-0123456789abcdefghijk"
+    request = RequestFactory().get(f"/invitation/{token}/", HTTP_REFERER=f"/invitation/{token}/")
+    record = logging.LogRecord(
+        "django.request",
+        logging.WARNING,
+        __file__,
+        1,
+        "Method Not Allowed (%s): %s",
+        ("HEAD", request.path),
+        None,
+    )
+    record.request = request
+    record.status_code = 405
+    assert RedactInvitationTokens().filter(record)
+    assert record.getMessage() == "Method Not Allowed (HEAD): /invitation/[redacted]/"
+    logged = record.__dict__["request"]  # what a handler (e.g. the mail to ADMINS) reads
+    assert logged.path == "/invitation/[redacted]/"
+    assert token not in logged.get_full_path() and token not in str(logged.META)
+    assert request.path == f"/invitation/{token}/"  # the request itself goes on unchanged
+
+    # The development server's request line, and a message with the path in it.
+    server = logging.LogRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        (f"GET /invitation/{token}/?x=1 HTTP/1.1", "302", "0"),
+        None,
+    )
+    RedactInvitationTokens().filter(server)
+    assert server.getMessage() == '"GET /invitation/[redacted]/?x=1 HTTP/1.1" 302 0'
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, f"at /invitation/{token}", None, None)
+    RedactInvitationTokens().filter(plain)
+    assert plain.getMessage() == "at /invitation/[redacted]"
+    # The pages that hold no token are left as they are.
+    for path in ("/invitation/", "/invitation/activate/", "/staff/enrolments/3/invitation/"):
+        other = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", (path,), None)
+        RedactInvitationTokens().filter(other)
+        assert other.getMessage() == path
+
+
+def test_refused_links_log_no_token(invited: Invited, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    client = english_client()
+    used_token = invited.issued.token
+    opened(english_client(), invited).post(ACTIVATE_URL, activation_data())
+    forged = "forged-token-0123456789abcdefghijklmnopqrstuvw"
+    with caplog.at_level(logging.INFO):
+        assert client.get(reverse("care:invitation_open", args=[forged])).status_code == 404
+        assert client.get(invited.link_path).status_code == 410
+        assert client.post(invited.link_path).status_code == 405
+        assert client.put(invited.link_path).status_code == 405
+    logged = [r for r in caplog.records if r.name == "django.request"]
+    assert len(logged) == 4
+    for record in logged:
+        text = f"{record.getMessage()} {record.request.path} {record.request.META}"  # type: ignore[attr-defined]
+        assert used_token not in text and forged not in text
+        assert "/invitation/[redacted]/" in record.getMessage()
+    assert used_token not in caplog.text and forged not in caplog.text
