@@ -66,8 +66,15 @@ clean:
 
 ## make bench: load benchmark of the patient's programme pages against a minimal page
 ## (gunicorn + wrk on loopback); writes docs/performance.md. Options: BENCH_ARGS="--duration 30"
-.PHONY: bench bench-programme
+.PHONY: bench bench-programme bench-dashboard
 bench: bench-programme
 
 bench-programme: env
 	$(PY) benchmarks/programme_pages.py $(BENCH_ARGS)
+
+## make bench-dashboard: the dashboard and the patient overview at 1,000 and 100,000 enrolments
+## on PostgreSQL (DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres; creates and drops
+## its own databases); fails when 100,000 is more than 1.5 times slower than 1,000; writes its
+## section of docs/performance.md. Takes about 10 minutes. Options: BENCH_ARGS="--rounds 5"
+bench-dashboard: env
+	$(PY) benchmarks/dashboard.py $(BENCH_ARGS)

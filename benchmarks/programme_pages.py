@@ -935,6 +935,15 @@ What each page writes:
 # --- main -----------------------------------------------------------------------------------
 
 
+def write_report(path: Path, report: str) -> None:
+    """Write the report, keeping what other benchmarks wrote on the same page: everything from
+    the first `<!-- benchmarks/` marker on (benchmarks/dashboard.py writes such a section)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    marker = text.find("<!-- benchmarks/")
+    kept = "\n" + text[marker:] if marker >= 0 else ""
+    path.write_text(report.rstrip("\n") + "\n" + kept, encoding="utf-8")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds per URL (10)")
@@ -1258,7 +1267,7 @@ def _measure(
     for line in odd:
         print(f"ODD: {line}")
     if not args.no_write:
-        Path(args.output).write_text(render_report(ctx), encoding="utf-8")
+        write_report(Path(args.output), render_report(ctx))
         log(f"wrote {args.output}")
     return 0
 

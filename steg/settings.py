@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "steg.audit",
     "steg.care",
     "steg.dialog",
+    "steg.dashboard",
     "steg.programmes",
     "steg.questionnaires",
     "steg.tobacco",
@@ -318,6 +319,12 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Steg <no-reply@steg.localhost
 STEG_SMS_BACKEND = envstr(
     "STEG_SMS_BACKEND", "" if PRODUCTION else "steg.dialog.sms.ConsoleSmsBackend"
 )
+# For STEG_SMS_BACKEND=steg.dialog.sms.Sms46ElksBackend (46elks.se, an example adapter): the
+# API credentials (each may come from a *_FILE), the sender shown on the phone, the endpoint.
+STEG_SMS_46ELKS_USERNAME = envstr("STEG_SMS_46ELKS_USERNAME")
+STEG_SMS_46ELKS_PASSWORD = envstr("STEG_SMS_46ELKS_PASSWORD")
+STEG_SMS_46ELKS_URL = envstr("STEG_SMS_46ELKS_URL", "https://api.46elks.com/a1/sms")
+STEG_SMS_SENDER = envstr("STEG_SMS_SENDER", "Steg")
 STEG_NOTIFY_MAX_ATTEMPTS = envint("STEG_NOTIFY_MAX_ATTEMPTS", 5)
 STEG_NOTIFY_RETRY_SECONDS = envint("STEG_NOTIFY_RETRY_SECONDS", 60)
 # The development outbox (/dev/outbox/) shows every notification to anyone: never in production.
@@ -337,6 +344,10 @@ STEG_INVITATION_DAYS = envint("STEG_INVITATION_DAYS", 14)
 STEG_VIDEO_URL_TEMPLATE = envstr("STEG_VIDEO_URL_TEMPLATE", "")
 # Reminders of booked meetings go out this many hours before the start.
 STEG_MEETING_REMINDER_HOURS = envint("STEG_MEETING_REMINDER_HOURS", 24)
+
+# The therapist's dashboard (docs/dashboard.md): an active patient with no activity for this
+# many days is flagged as inactive.
+STEG_INACTIVE_DAYS = envint("STEG_INACTIVE_DAYS", 7)
 
 # Content-Security-Policy: no inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {

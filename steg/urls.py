@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("steg.questionnaires.urls")),
     path("", include("steg.tobacco.urls")),
     path("", include("steg.dialog.urls")),
+    path("", include("steg.dashboard.urls")),
     path("manage/audit/", include("steg.audit.urls")),
     path("account/", include("allauth.urls")),
 ]

@@ -15,8 +15,9 @@ from django.utils import timezone
 from steg.audit.actions import Actor
 from steg.care import actions
 from steg.care.models import Assessment, Enrolment, Patient, TobaccoType
+from steg.dialog.models import MessageTemplate
 from steg.programmes.actions import import_programme
-from steg.programmes.models import ProgrammeVersion
+from steg.programmes.models import Programme, ProgrammeVersion
 
 from .models import Membership, Organisation, Unit, User
 
@@ -104,6 +105,7 @@ def load_demo() -> None:
             patient=patient, programme_version__programme=version.programme
         ).exists():
             _demo_treatment(patient, unit, health_centre, referrer, therapist, version)
+    _demo_message_templates(unit)
     # A new referral in the inbox, for trying the care journey from the start.
     if not Patient.objects.filter(personnummer=NEW_REFERRAL_PERSONNUMMER).exists():
         actions.send_referral(
@@ -171,3 +173,59 @@ def _demo_treatment(
     enrolment.consented_at = timezone.now()
     enrolment.save(update_fields=["terms_version", "consented_at"])
     return actions.activate_enrolment(enrolment, actor=Actor(patient.user, "patient"), request=None)
+
+
+# The demo unit's message templates (Swedish, with placeholders; see docs/messages.md): the
+# title, whether it is for the tobacco programme only, and the text.
+DEMO_MESSAGE_TEMPLATES = [
+    (
+        "Välkommen",
+        False,
+        "Hej {first_name}!\n\n"
+        "Välkommen! Jag heter {therapist_name} och är din behandlare. Här kan du skriva till mig "
+        "när du vill, så svarar jag så snart jag kan, oftast inom två arbetsdagar.\n\n"
+        "Börja gärna med det första steget i lugn och ro, och hör av dig om något är oklart.\n\n"
+        "Vänliga hälsningar\n{therapist_name}",
+    ),
+    (
+        "Slutdagen: uppmuntran",
+        True,
+        "Hej {first_name}!\n\n"
+        "I dag är dagen! Du har bestämt dig för att sluta, och det är ett stort steg. Suget kommer "
+        "och går, och det brukar gå över på några minuter. Drick ett glas vatten, ta en promenad "
+        "eller ring någon när det känns tufft.\n\n"
+        "Jag tänker på dig i dag. Skriv gärna och berätta hur det går!\n\n"
+        "{therapist_name}",
+    ),
+    (
+        "Efter ett snedsteg",
+        True,
+        "Hej {first_name}!\n\n"
+        "Tack för att du berättar. Ett snedsteg betyder inte att du har misslyckats: många som "
+        "till slut blir tobaksfria har snubblat på vägen. Sedan din slutdag den {quit_date} har "
+        "det gått {days_tobacco_free} dagar, och du har visat att du klarar mycket.\n\n"
+        "Fundera på vad som hände just då: var var du, vem var du med och hur kände du dig? Då är "
+        "du bättre förberedd nästa gång. Släng det som finns kvar och fortsätt som förut.\n\n"
+        "Hör av dig om du vill prata om det.\n\n"
+        "{therapist_name}",
+    ),
+    (
+        "Grattis till de tobaksfria dagarna",
+        True,
+        "Hej {first_name}!\n\n"
+        "Nu har det gått {days_tobacco_free} dagar sedan din slutdag. Grattis, det är riktigt bra "
+        "gjort! Titta gärna i sparkalkylen hur mycket du redan har sparat.\n\n"
+        "{therapist_name}",
+    ),
+]
+
+
+def _demo_message_templates(unit: Unit) -> None:
+    """A few message templates for the demo unit; loading the demo again changes nothing."""
+    tobacco = Programme.objects.filter(slug="tobacco-cessation").first()
+    for title, tobacco_only, body in DEMO_MESSAGE_TEMPLATES:
+        MessageTemplate.objects.get_or_create(
+            unit=unit,
+            title=title,
+            defaults={"body": body, "programme": tobacco if tobacco_only else None},
+        )

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from steg.accounts.models import Membership, Unit, User
 from steg.audit.actions import Actor, record_event
+from steg.dashboard.attention import attention_changed_on_commit
 from steg.programmes.models import Programme, ProgrammeVersion
 
 from .models import (
@@ -527,6 +528,7 @@ def enrol_patient(
     )
     if assessment.referral is not None:
         _close(assessment.referral, Referral.CloseReason.ENROLLED)
+    attention_changed_on_commit(enrolment.pk)
     record_event(
         action="care.enrolment.created",
         actor=who,
@@ -616,6 +618,7 @@ def _status_change(
         actor=actor.user,
         created_at=now,
     )
+    attention_changed_on_commit(enrolment.pk)
     record_event(
         action="care.enrolment.status_changed",
         actor=actor,
@@ -699,6 +702,7 @@ def assign_therapist(
     old = enrolment.therapist
     enrolment.therapist = therapist
     enrolment.save(update_fields=["therapist"])
+    attention_changed_on_commit(enrolment.pk)
     EnrolmentEvent.objects.create(
         enrolment=enrolment,
         kind=EnrolmentEvent.Kind.THERAPIST,
@@ -737,6 +741,7 @@ def set_guidance(
         return enrolment
     enrolment.guided = guided
     enrolment.save(update_fields=["guided"])
+    attention_changed_on_commit(enrolment.pk)
     labels = {True: "guided", False: "self-help"}
     EnrolmentEvent.objects.create(
         enrolment=enrolment,

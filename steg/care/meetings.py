@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from steg.accounts.models import Unit, User
 from steg.audit.actions import Actor, record_event
+from steg.dashboard.attention import meeting_changed_on_commit
 from steg.dialog.notifications import notify
 
 from .access import care_unit_ids
@@ -336,6 +337,7 @@ def book_meeting(
         video_url=where.video_url,
         created_by=actor,
     )
+    meeting_changed_on_commit(meeting)
     _notify_patient("meeting_booked", meeting)
     _audit(
         "care.meeting.booked",
@@ -425,6 +427,7 @@ def reschedule_meeting(
             "reschedule_message",
         ]
     )
+    meeting_changed_on_commit(meeting)
     _notify_patient("meeting_changed", meeting)
     _audit(
         "care.meeting.rescheduled",
@@ -457,6 +460,7 @@ def cancel_meeting(
     meeting.status = Meeting.Status.CANCELLED
     meeting.sequence += 1
     meeting.save(update_fields=["status", "sequence"])
+    meeting_changed_on_commit(meeting)
     if meeting.starts_at > timezone.now():
         _notify_patient("meeting_cancelled", meeting)
     _audit(

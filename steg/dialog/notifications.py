@@ -8,18 +8,23 @@ nothing about the treatment). See docs/notifications.md.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from steg.audit.actions import Actor, record_event
+
 from .models import Notification
-from .tasks import deliver_notification
+from .preferences import held_until, preference_for
+from .tasks import enqueue_delivery
 
 if TYPE_CHECKING:
     from steg.accounts.models import User
@@ -35,6 +40,9 @@ KINDS: dict[str, frozenset[str]] = {
     "meeting_cancelled": frozenset({"link", "starts_at"}),
     "meeting_reminder": frozenset({"link", "starts_at"}),
     "reschedule_requested": frozenset({"link"}),
+    "new_message": frozenset({"link"}),
+    "new_feedback": frozenset({"link"}),
+    "patient_wrote": frozenset({"link"}),
 }
 
 # Context values that open something (an invitation's link and code): kept in the stored body
@@ -56,12 +64,19 @@ def notify(
     context: dict[str, Any] | None = None,
     language: str | None = None,
 ) -> list[Notification]:
-    """Queue one notification per channel that has an address (e-mail if `email`, SMS if `phone`).
+    """Queue one notification per channel that has an address (e-mail if `email`, SMS if `phone`)
+    and that the recipient `user` has not turned off.
+
+    `user` is the person it goes to, when they have an account: their preferences apply (see
+    steg/dialog/preferences.py): a channel they turned off gets no row, and a notification
+    created in their quiet hours waits until the quiet hours end (`next_attempt_at`). Without
+    `user`, and for the kinds in WITHOUT_PREFERENCES (an invitation), neither applies.
 
     Renders templates/dialog/notifications/<kind>.subject.txt, <kind>.email.txt and
     <kind>.sms.txt with `context` (+ `site_url` = settings.SITE_URL) in `language` (default:
     user.language or "sv"), inside translation.override. Creates Notification rows in the
-    caller's transaction and, with transaction.on_commit, enqueues the delivery task for each.
+    caller's transaction and, with transaction.on_commit, enqueues the delivery task for each
+    (for the end of the quiet hours, when it waits).
     Raises ValueError for an unknown kind (or when the context lacks what the kind needs).
     """
     if kind not in KINDS:
@@ -72,8 +87,9 @@ def notify(
         raise ValueError(f"Notification {kind!r} needs {', '.join(sorted(missing))} in its context")
     context["site_url"] = settings.SITE_URL
     language = _language(language, user)
-    email = email.strip()
-    phone = phone.strip()
+    preference = preference_for(user.pk if user is not None else None, kind)
+    email = email.strip() if preference is None or preference.by_email else ""
+    phone = phone.strip() if preference is None or preference.by_sms else ""
 
     secrets = SECRETS.get(kind, frozenset())
     masked = {**context, **dict.fromkeys(secrets, REDACTED)}
@@ -112,13 +128,20 @@ def notify(
                 )
             )
     now = timezone.now()
+    starts_at = context.get("starts_at")
+    held = held_until(
+        preference,
+        kind=kind,
+        now=now,
+        starts_at=starts_at if isinstance(starts_at, datetime.datetime) else None,
+    )
     for row in rows:
         row.user = user
         row.patient = patient
         row.created_at = now
-        row.next_attempt_at = now
+        row.next_attempt_at = held or now
         row.save()
-        transaction.on_commit(partial(_enqueue_delivery, row.pk))
+        transaction.on_commit(partial(enqueue_delivery, row.pk, run_after=held))
     return rows
 
 
@@ -140,9 +163,41 @@ def _text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def _enqueue_delivery(notification_id: int) -> None:
-    try:
-        deliver_notification.enqueue(notification_id)
-    except Exception:
-        # The row stays queued: `manage.py send_notifications` delivers it later.
-        logger.exception("Could not enqueue delivery of notification %s", notification_id)
+RetryOutcome = Literal["queued", "not_failed", "has_secrets"]
+
+
+@transaction.atomic
+def retry_failed_notification(
+    *, notification: Notification, actor: Actor, request: HttpRequest | None = None
+) -> RetryOutcome:
+    """Give a failed notification one more attempt, now (or when the recipient's quiet hours
+    end): queued again, delivery enqueued on commit, and an audit event written.
+
+    Only a failed one is retried: a second click, or one that is already queued or sent,
+    changes nothing ("not_failed"). A kind with secrets (an invitation) is not retried: its
+    link and code were blanked out when it failed, so a new invitation must be sent instead
+    ("has_secrets"). The attempts count on: if this attempt fails too, it is failed again.
+    """
+    if notification.kind in SECRETS:
+        return "has_secrets"
+    now = timezone.now()
+    held = held_until(
+        preference_for(notification.user_id, notification.kind), kind=notification.kind, now=now
+    )
+    updated = Notification.objects.filter(
+        pk=notification.pk, status=Notification.Status.FAILED
+    ).update(status=Notification.Status.QUEUED, next_attempt_at=held or now)
+    if not updated:
+        return "not_failed"
+    record_event(
+        action="dialog.notification.retried",
+        actor=actor,
+        request=request,
+        patient=notification.patient,
+        object_type="dialog.notification",
+        object_id=notification.pk,
+        purpose="administration",
+        detail={"kind": notification.kind, "channel": notification.channel},
+    )
+    transaction.on_commit(partial(enqueue_delivery, notification.pk, run_after=held))
+    return "queued"

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from .models import Notification
+from .preferences import held_until, preference_for
 from .sms import get_sms_backend
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,24 @@ Outcome = Literal["sent", "retry", "failed", "skipped"]
 def deliver_notification(notification_id: int) -> str:
     """Send one queued notification (does nothing unless it is queued and due)."""
     return deliver(notification_id)
+
+
+def enqueue_delivery(notification_id: int, *, run_after: datetime.datetime | None = None) -> None:
+    """Enqueue the delivery task, to run at once or, given `run_after`, not before then.
+
+    A task backend that cannot defer (the immediate one in tests) is not given a deferred
+    delivery: `manage.py send_notifications` sends it when it falls due. Never raises: if the
+    enqueue fails, the row stays queued and the command sends it.
+    """
+    try:
+        job = deliver_notification
+        if run_after is not None:
+            if not job.get_backend().supports_defer:
+                return
+            job = job.using(run_after=run_after)
+        job.enqueue(notification_id)
+    except Exception:
+        logger.exception("Could not enqueue delivery of notification %s", notification_id)
 
 
 def deliver(notification_id: int) -> Outcome:
@@ -105,7 +124,12 @@ def _record_failure(notification: Notification, exc: Exception) -> Outcome:
         notification.status = Notification.Status.FAILED
         redacted = _redact(notification)
     else:
-        notification.next_attempt_at = timezone.now() + retry_delay(notification.attempts)
+        retry_at = timezone.now() + retry_delay(notification.attempts)
+        # A retry that would fall in the recipient's quiet hours waits for their end.
+        preference = preference_for(notification.user_id, notification.kind)
+        notification.next_attempt_at = (
+            held_until(preference, kind=notification.kind, now=retry_at) or retry_at
+        )
     notification.save(update_fields=["status", "last_error", "next_attempt_at", *redacted])
     logger.warning(
         "Notification %s (%s by %s) failed on attempt %s%s: %s",
@@ -131,12 +155,6 @@ def _describe(exc: Exception, body: str) -> str:
 
 
 def _schedule_retry(notification: Notification) -> None:
-    """Enqueue the next attempt for later, when the task backend can defer; otherwise (or if
+    """Enqueue the next attempt for its time, when the task backend can defer; otherwise (or if
     that fails) `manage.py send_notifications` picks it up when it falls due."""
-    try:
-        if deliver_notification.get_backend().supports_defer:
-            deliver_notification.using(run_after=notification.next_attempt_at).enqueue(
-                notification.pk
-            )
-    except Exception:
-        logger.exception("Could not enqueue a retry of notification %s", notification.pk)
+    enqueue_delivery(notification.pk, run_after=notification.next_attempt_at)

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from steg.audit.actions import Actor, record_event
+from steg.dashboard.attention import activity_seen_on_commit, attention_changed_on_commit
 
 from . import aids
 from .format import Block, ProgrammeFormatError, ProgrammeSpec, load_programme
@@ -200,6 +201,7 @@ def record_page_view(*, enrolment: Enrolment, page: Page, request: HttpRequest) 
     ProgressEvent.objects.create(
         enrolment=enrolment, kind=ProgressEvent.Kind.PAGE_VIEWED, subject=page.key, created_at=now
     )
+    activity_seen_on_commit(enrolment.pk)
 
 
 @transaction.atomic
@@ -216,6 +218,7 @@ def mark_page_read(*, enrolment: Enrolment, page: Page, request: HttpRequest) ->
     ProgressEvent.objects.create(
         enrolment=enrolment, kind=ProgressEvent.Kind.PAGE_READ, subject=page.key, created_at=now
     )
+    activity_seen_on_commit(enrolment.pk)
     record_event(
         action="programmes.page.read",
         actor=_patient_actor(enrolment),
@@ -260,6 +263,10 @@ def save_exercise(
         kind = ProgressEvent.Kind.EXERCISE_SUBMITTED
     answer.save(update_fields=fields)
     ProgressEvent.objects.create(enrolment=enrolment, kind=kind, subject=key, created_at=now)
+    if submit:
+        attention_changed_on_commit(enrolment.pk)
+    else:
+        activity_seen_on_commit(enrolment.pk)
     record_event(
         action="programmes.exercise.submitted" if submit else "programmes.exercise.saved",
         actor=_patient_actor(enrolment),
@@ -293,6 +300,7 @@ def set_checklist_item(
         subject=item_key,
         created_at=now,
     )
+    activity_seen_on_commit(enrolment.pk)
     record_event(
         action="programmes.checklist.changed",
         actor=_patient_actor(enrolment),

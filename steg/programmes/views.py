@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from steg.audit.actions import Actor, record_event
 from steg.care.access import get_enrolment_for_patient, get_enrolment_for_staff
 from steg.care.models import CARE_ROLES, Enrolment
+from steg.dialog.messages import feedback_for
 
 from . import actions, aids, search
 from .forms import ChecklistForm, ExerciseForm, PdfForm, SearchForm
@@ -162,6 +163,11 @@ def _page_context(
             if aid is not None:
                 item.update(aid=aid, aid_context=aid.context(aid_context))
         blocks.append(item)
+    exercises = [item for item in blocks if item["block"]["type"] == "exercise"]
+    if exercises:  # the care team's feedback on each, shown under the answer
+        feedback = feedback_for(enrolment, "exercise", [i["block"]["key"] for i in exercises])
+        for item in exercises:
+            item["feedback"] = feedback[item["block"]["key"]]
     context = _base_context(enrolment, outline, progress)
     context.update(
         page=page,

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from steg.audit.actions import Actor, record_event
+from steg.dashboard.attention import attention_changed_on_commit
 from steg.programmes.models import ProgressEvent
 
 from . import logic
@@ -101,6 +102,7 @@ def submit(
         subject=f"{questionnaire.id}:{day.isoformat()}",
         created_at=now,
     )
+    attention_changed_on_commit(enrolment.pk)
     record_event(
         action="questionnaires.response.submitted",
         actor=Actor(

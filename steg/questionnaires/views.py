@@ -21,6 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from steg.audit.actions import Actor, record_event
 from steg.care.access import get_enrolment_for_patient
 from steg.care.models import Enrolment
+from steg.dialog.messages import feedback_for
 
 from . import actions, logic, measurements
 from .definition import Answers, Questionnaire
@@ -292,6 +293,7 @@ def result(
         raise Http404("No such response")
     language = _language()
     answers = _stored_answers(questionnaire, response.answers)
+    key = f"{questionnaire.id}/{response.day.isoformat()}"
     try:
         score = (
             logic.score_from_json(questionnaire, response.score)
@@ -311,6 +313,8 @@ def result(
         "feedback": text_in(score.band.feedback, language) if score and score.band else "",
         "summary": measurements.answer_summary(questionnaire, answers, language),
         "charted": measurements.has_series(questionnaire),
+        # The care team's feedback on these answers (steg/dialog), shown next to them.
+        "therapist_feedback": feedback_for(enrolment, "questionnaire", [key])[key],
     }
     return render(request, "questionnaires/result.html", context)
 

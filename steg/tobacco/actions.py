@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from steg.audit.actions import Actor, record_event
 from steg.care.models import Enrolment
+from steg.dashboard.attention import attention_changed_on_commit
 
 
 @transaction.atomic
@@ -32,6 +33,7 @@ def set_quit_date(
     locked.quit_date = quit_date
     locked.save(update_fields=["quit_date"])
     enrolment.quit_date = quit_date
+    attention_changed_on_commit(enrolment.pk)
     record_event(
         action="care.enrolment.quit_date_set",
         actor=actor,

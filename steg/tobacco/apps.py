@@ -9,5 +9,6 @@ class TobaccoConfig(AppConfig):
     verbose_name = _("Tobacco cessation")
 
     def ready(self) -> None:
-        # Registers the aids and the system check of their data files.
-        from . import aids, checks  # noqa: F401
+        # Registers the aids, the system check of their data files and the dashboard's slip
+        # detector.
+        from . import aids, attention, checks  # noqa: F401

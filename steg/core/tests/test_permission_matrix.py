@@ -213,6 +213,36 @@ def fresh_digital_assessment(world: World) -> dict[str, object]:
     return {"assessment_id": assessment.pk}
 
 
+def own_exercise_feedback(world: World) -> dict[str, object]:
+    """The patient's submitted answer to the exercise "why-try": something to give feedback on."""
+    from steg.programmes.models import ExerciseAnswer, Page
+
+    now = timezone.now()
+    page = Page.objects.get(version=world.enrolment.programme_version, key="first-exercise")
+    ExerciseAnswer.objects.get_or_create(
+        enrolment=world.enrolment,
+        key="why-try",
+        defaults={
+            "page": page,
+            "submitted_text": "För min hälsa.",
+            "status": ExerciseAnswer.Status.SUBMITTED,
+            "updated_at": now,
+            "submitted_at": now,
+        },
+    )
+    return {"enrolment_id": world.enrolment.pk, "kind": "exercise", "key": "why-try"}
+
+
+def own_message_template(world: World) -> dict[str, object]:
+    """A message template of the unit "Tobaksavvänjning Testby"."""
+    from steg.dialog.models import MessageTemplate
+
+    template, _ = MessageTemplate.objects.get_or_create(
+        unit=world.unit, title="Välkommen", defaults={"body": "Hej {first_name}!"}
+    )
+    return {"template_id": template.pk}
+
+
 @dataclass(frozen=True)
 class Row:
     get: dict[str, Expected]
@@ -407,6 +437,101 @@ MATRIX: dict[str, Row] = {
         kwargs=own_enrolment,
         post_data={"guidance": "self_help"},
     ),
+    # --- Dialog: messages, feedback, templates and internal notes (steg/dialog/urls_messages.py).
+    # The patient: their conversations (302: on to the only one), a conversation, sending (302:
+    # sent, back to it) and keeping a draft (204).
+    "dialog:patient_inbox": Row(get=expect(200, anonymous=LOGIN, patient=302)),
+    "dialog:patient_messages": Row(get=OWN_TREATMENT, kwargs=own_enrolment),
+    "dialog:send": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, patient=302),
+        kwargs=own_enrolment,
+        post_data={"body": "Hej! Jag har en fråga.", "token": "matrix"},
+    ),
+    "dialog:save_draft": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, patient=204),
+        kwargs=own_enrolment,
+        post_data={"body": "Hej! Jag"},
+    ),
+    # Staff with a care relation: the conversation, sending (302), drafts (204), a template
+    # filled in for the patient, feedback on a submitted exercise (302: sent) and internal
+    # notes (302: saved). The patient never reaches the staff side, notes least of all.
+    "dialog:staff_messages": Row(get=CARE_OF_OWN_UNIT, kwargs=own_enrolment),
+    "dialog:staff_send": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=own_enrolment,
+        post_data={"body": "Hej! Hur går det?", "token": "matrix", "action": "send"},
+    ),
+    "dialog:staff_save_draft": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=204, admin=204),
+        kwargs=own_enrolment,
+        post_data={"body": "Hej! Hur"},
+    ),
+    "dialog:template_preview": Row(get=CARE_OF_OWN_UNIT, kwargs=own_enrolment),
+    "dialog:feedback": Row(
+        get=CARE_OF_OWN_UNIT,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=own_exercise_feedback,
+        post_data={"body": "Bra skrivet!", "token": "matrix", "link": "exercise:why-try"},
+    ),
+    "dialog:notes": Row(
+        get=CARE_OF_OWN_UNIT,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=own_enrolment,
+        post_data={"body": "Ringde, inget svar.", "token": "matrix"},
+    ),
+    # Message templates: the unit's therapists read them, its admins write them (302: saved).
+    "dialog:templates": Row(
+        get=CARE_OF_OWN_UNIT,
+        post=expect(404, anonymous=LOGIN, admin=302),
+        kwargs=own_unit,
+        post_data={"title": "Hej", "body": "Hej {first_name}!", "is_active": "on"},
+    ),
+    "dialog:template_edit": Row(
+        get=expect(404, anonymous=LOGIN, admin=200),
+        post=expect(404, anonymous=LOGIN, admin=302),
+        kwargs=own_message_template,
+        post_data={"title": "Välkommen", "body": "Hej {first_name}!", "is_active": "on"},
+    ),
+    # --- Dialog: notification settings and failed sends (steg/dialog/urls_notifications.py).
+    # Anyone logged in sets their own channels and quiet hours (302: saved, back to the page).
+    "dialog:preferences": Row(
+        get=LOGIN_REQUIRED,
+        post=expect(Redirect("dialog:preferences"), anonymous=LOGIN),
+        post_data={"by_email": "on", "quiet_from": "22:00", "quiet_until": "07:00"},
+    ),
+    # Failed sends at the units one administers; "try again" (302: back to the list).
+    "dialog:failed": Row(get=ADMIN_ONLY),
+    "dialog:retry": Row(
+        get=POST_ONLY,
+        post=expect(
+            404,
+            anonymous=LOGIN,
+            admin=Redirect("dialog:failed"),
+            region_admin=Redirect("dialog:failed"),
+        ),
+        # A failed SMS to the patient at "Tobaksavvänjning Testby".
+        kwargs=lambda world: {
+            "notification_id": world.patient.notifications.create(
+                kind="meeting_booked",
+                channel="sms",
+                address="+46701234567",
+                body="Steg: something new.",
+                status="failed",
+                attempts=5,
+            ).pk
+        },
+    ),
+    # --- Dashboard and patient overview (steg/dashboard/urls.py).
+    # The dashboard: for staff in a care role at some unit (each sees their own unit's).
+    "dashboard:home": Row(
+        get=expect(404, anonymous=LOGIN, therapist=200, other_therapist=200, admin=200)
+    ),
+    # The therapist's overview of one treatment: only staff with a care relation.
+    "dashboard:overview": Row(get=CARE_OF_OWN_UNIT, kwargs=own_enrolment),
     # The development outbox: open to anyone while STEG_DEV_OUTBOX is on (never in production).
     "dialog:outbox": Row(get=PUBLIC),
     # django-allauth: accounts.

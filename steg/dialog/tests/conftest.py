@@ -32,6 +32,9 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "meeting_cancelled": MEETING_CONTEXT,
     "meeting_reminder": MEETING_CONTEXT,
     "reschedule_requested": RESCHEDULE_CONTEXT,
+    "new_message": {"link": "http://127.0.0.1:8000/patient/messages/"},
+    "new_feedback": {"link": "http://127.0.0.1:8000/patient/messages/"},
+    "patient_wrote": {"link": "http://127.0.0.1:8000/staff/enrolments/42/messages/"},
 }
 
 

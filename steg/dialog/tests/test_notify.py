@@ -216,12 +216,28 @@ def test_notify_delivers_both_channels_after_commit(
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
 
 
+def test_every_kind_has_a_context_for_the_health_information_check() -> None:
+    missing = sorted(set(KINDS) - set(CONTEXTS))
+    assert not missing, (
+        f"Add a neutral context for {', '.join(missing)} to CONTEXTS in "
+        "steg/dialog/tests/conftest.py: every kind must pass the health-information check."
+    )
+
+
+# Every kind in KINDS when the tests run, including kinds added later: one without a context in
+# CONTEXTS fails here rather than being skipped.
 @pytest.mark.parametrize("language", ["sv", "en"])
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_every_kind_renders_without_health_information(
     kind: str, language: str, settings: Settings
 ) -> None:
     # Unknown template variables show up as INVALID, so a misspelt variable fails too.
+    if kind not in CONTEXTS:
+        pytest.fail(
+            f"Notification kind {kind!r} has no context to test it with: add a neutral one "
+            "(no health information, as a caller would pass it) to CONTEXTS in "
+            "steg/dialog/tests/conftest.py, so that this check covers the new kind too."
+        )
     templates = copy.deepcopy(settings.TEMPLATES)
     templates[0]["OPTIONS"]["string_if_invalid"] = "INVALID(%s)"
     settings.TEMPLATES = templates

@@ -32,6 +32,7 @@ from steg.questionnaires.definition import (
     Value,
 )
 from steg.questionnaires.logic import OTHER, OTHER_SUFFIX, answers_to_form, enabled_items
+from steg.questionnaires.parse import _CODE_RE
 
 TEXT = {"sv": "Fråga", "en": "Question"}
 ANSWERABLE = (
@@ -55,7 +56,7 @@ _letters = st.characters(exclude_categories=("Cs", "Cc", "Co", "Cn"))
 codes = st.one_of(
     st.sampled_from(["0", "1", "2", "3", "a", "b", "yes", "no", "ja", "nej", "x y", "å", "1.5"]),
     st.text(_letters, min_size=1, max_size=6),
-).filter(lambda c: c.strip() == c and c != "" and c != OTHER)
+).filter(lambda c: _CODE_RE.match(c) is not None and c != OTHER)  # as the parser allows
 scores = st.one_of(
     st.none(),
     st.integers(0, 4).map(Decimal),
