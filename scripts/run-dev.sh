@@ -6,9 +6,11 @@ ADDR="${STEG_ADDR:-127.0.0.1:8000}"
 
 "$PY" manage.py db_worker --interval 1 --no-reload &
 WORKER=$!
-# Until the automation scheduler exists: meeting reminders and due notifications every 5 min.
+# Until the automation scheduler exists: meeting reminders, due notifications and the
+# dashboard's time-based flags every 5 min.
 ( while sleep 300; do
     "$PY" manage.py send_meeting_reminders >/dev/null
+    "$PY" manage.py refresh_attention >/dev/null
     "$PY" manage.py send_notifications >/dev/null
   done ) &
 SCHEDULER=$!

@@ -59,13 +59,17 @@ class Attention(models.Model):
     )
     # Copied from the enrolment, so that the dashboard's queries need no join to filter.
     patient = models.ForeignKey("care.Patient", on_delete=models.CASCADE, related_name="+")
-    unit = models.ForeignKey("accounts.Unit", on_delete=models.CASCADE, related_name="+")
+    # Indexed by the dashboard's indexes below, which lead with them.
+    unit = models.ForeignKey(
+        "accounts.Unit", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     therapist = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     status = models.CharField(max_length=20)
     guided = models.BooleanField(default=True)

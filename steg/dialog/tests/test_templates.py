@@ -103,7 +103,9 @@ def test_days_tobacco_free_count_from_the_quit_date_and_not_before_it() -> None:
 
 
 def test_without_a_quit_date_the_text_says_so_for_the_writer_to_see(world: World) -> None:
+    User.objects.filter(pk=world.patient_user.pk).update(language="en")
     enrolment = with_quit_date(world, None)
+    enrolment = Enrolment.objects.select_related("patient__user", "therapist").get(pk=enrolment.pk)
     text = render_template("{quit_date} / {days_tobacco_free}", enrolment)
     assert text == "[no quit date set] / [no quit date set]"
 
