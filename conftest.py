@@ -27,6 +27,9 @@ def _clear_outline_cache() -> None:
     from steg.questionnaires.loader import clear_cache
 
     clear_cache()
+    from steg.automation.engine import clear_rules_cache
+
+    clear_rules_cache()
 
 
 @pytest.fixture

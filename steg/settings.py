@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "steg.programmes",
     "steg.questionnaires",
     "steg.tobacco",
+    "steg.automation",
 ]
 
 MIDDLEWARE = [
@@ -327,6 +328,15 @@ STEG_SMS_46ELKS_URL = envstr("STEG_SMS_46ELKS_URL", "https://api.46elks.com/a1/s
 STEG_SMS_SENDER = envstr("STEG_SMS_SENDER", "Steg")
 STEG_NOTIFY_MAX_ATTEMPTS = envint("STEG_NOTIFY_MAX_ATTEMPTS", 5)
 STEG_NOTIFY_RETRY_SECONDS = envint("STEG_NOTIFY_RETRY_SECONDS", 60)
+# Automation (steg.automation, see docs/automation.md). A firing handed to a worker is handed
+# out again after STEG_AUTOMATION_LEASE_SECONDS if it has not fired by then (the worker died);
+# a failing one is retried with back-off (STEG_AUTOMATION_RETRY_SECONDS, doubling) up to
+# STEG_AUTOMATION_MAX_ATTEMPTS attempts; a time rule more than STEG_AUTOMATION_STALE_HOURS late
+# (the scheduler was down) is skipped rather than sent at the wrong time of day.
+STEG_AUTOMATION_LEASE_SECONDS = envint("STEG_AUTOMATION_LEASE_SECONDS", 600)
+STEG_AUTOMATION_RETRY_SECONDS = envint("STEG_AUTOMATION_RETRY_SECONDS", 60)
+STEG_AUTOMATION_MAX_ATTEMPTS = envint("STEG_AUTOMATION_MAX_ATTEMPTS", 5)
+STEG_AUTOMATION_STALE_HOURS = envint("STEG_AUTOMATION_STALE_HOURS", 6)
 # The development outbox (/dev/outbox/) shows every notification to anyone: never in production.
 STEG_DEV_OUTBOX = envbool("STEG_DEV_OUTBOX", not PRODUCTION)
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from steg.accounts.models import Membership, Unit, User
 from steg.audit.actions import Actor, record_event
+from steg.automation import engine as automation
 from steg.dashboard.attention import attention_changed_on_commit
 from steg.programmes.models import Programme, ProgrammeVersion
 
@@ -619,6 +620,7 @@ def _status_change(
         created_at=now,
     )
     attention_changed_on_commit(enrolment.pk)
+    automation.status_changed(enrolment, old)
     record_event(
         action="care.enrolment.status_changed",
         actor=actor,

@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from steg.accounts.models import Unit, User
 from steg.audit.actions import Actor, record_event
+from steg.automation import engine as automation
 from steg.dashboard.attention import meeting_changed_on_commit
 from steg.dialog.notifications import notify
 
@@ -338,6 +339,7 @@ def book_meeting(
         created_by=actor,
     )
     meeting_changed_on_commit(meeting)
+    automation.meeting_changed(meeting)
     _notify_patient("meeting_booked", meeting)
     _audit(
         "care.meeting.booked",
@@ -428,6 +430,7 @@ def reschedule_meeting(
         ]
     )
     meeting_changed_on_commit(meeting)
+    automation.meeting_changed(meeting)
     _notify_patient("meeting_changed", meeting)
     _audit(
         "care.meeting.rescheduled",
@@ -461,6 +464,7 @@ def cancel_meeting(
     meeting.sequence += 1
     meeting.save(update_fields=["status", "sequence"])
     meeting_changed_on_commit(meeting)
+    automation.meeting_changed(meeting)
     if meeting.starts_at > timezone.now():
         _notify_patient("meeting_cancelled", meeting)
     _audit(

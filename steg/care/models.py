@@ -45,6 +45,8 @@ class Patient(models.Model):
     last_name = models.CharField(_("last name"), max_length=150)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     email = models.EmailField(_("e-mail address"), blank=True)
+    # The IANA time zone the patient lives in: automatic messages and reminders are timed in it.
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Stockholm")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PatientQuerySet.as_manager()

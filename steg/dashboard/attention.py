@@ -247,6 +247,7 @@ def _latest(*values: datetime.datetime | None) -> datetime.datetime | None:
 
 def _enrolments_with_sources(ids: Sequence[int], day_start: datetime.datetime) -> list[Any]:
     """The enrolments with what one row per enrolment can say about them (one query)."""
+    from steg.automation.models import RuleFlag
     from steg.care.models import Enrolment, Meeting
     from steg.dialog.models import Message
     from steg.programmes.models import ProgressEvent
@@ -288,6 +289,13 @@ def _enrolments_with_sources(ids: Sequence[int], day_start: datetime.datetime) -
         .order_by("starts_at")
         .values("starts_at")[:1]
     )
+    open_rule_flags = (
+        RuleFlag.objects.filter(enrolment=OuterRef("pk"), handled_at__isnull=True)
+        .order_by()
+        .values("enrolment")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return list(
         Enrolment.objects.filter(pk__in=ids)
         .select_related("programme_version__programme")
@@ -310,6 +318,9 @@ def _enrolments_with_sources(ids: Sequence[int], day_start: datetime.datetime) -
             last_patient_message=last_message(Message.SenderRole.PATIENT),
             last_staff_message=last_message(Message.SenderRole.STAFF),
             next_meeting=Subquery(next_meeting),
+            open_rule_flags=Coalesce(
+                Subquery(open_rule_flags, output_field=IntegerField()), Value(0)
+            ),
         )
         .order_by("pk")
     )
@@ -433,6 +444,7 @@ def compute_rows(
             unread_messages=e.unread,
             awaiting_feedback=awaiting,
             score_flags=score_flags,
+            rule_flags=e.open_rule_flags,
             slip_reported_at=slip_at,
             last_activity_at=last_activity,
             quiet_since=quiet_since,
@@ -469,6 +481,7 @@ def has_flags(row: Attention) -> dict[str, bool]:
     return {
         "slip": row.slip_reported_at is not None,
         "score": row.score_flags > 0,
+        "rule": row.rule_flags > 0,
         "unread": row.unread_messages > 0,
         "feedback": row.awaiting_feedback > 0,
         "meeting": row.meeting_today,

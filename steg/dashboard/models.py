@@ -35,8 +35,10 @@ class Flag:
 # In order of urgency. The weights are powers of two, so a patient with a more urgent flag
 # always comes before one without it, whatever the less urgent flags of either.
 FLAGS: tuple[Flag, ...] = (
-    Flag("slip", _("slip or relapse"), 64, Q(slip_reported_at__isnull=False), "slip"),
-    Flag("score", _("score flag"), 32, Q(score_flags__gt=0), "score_flags"),
+    Flag("slip", _("slip or relapse"), 128, Q(slip_reported_at__isnull=False), "slip"),
+    Flag("score", _("score flag"), 64, Q(score_flags__gt=0), "score_flags"),
+    # Raised by the programme's automation rules (steg.automation), until staff handle them.
+    Flag("rule", _("flagged by a rule"), 32, Q(rule_flags__gt=0), "rule_flags"),
     Flag("unread", _("unread messages"), 16, Q(unread_messages__gt=0), "unread"),
     Flag("feedback", _("awaiting feedback"), 8, Q(awaiting_feedback__gt=0), "awaiting_feedback"),
     Flag("meeting", _("meeting today"), 4, Q(meeting_today=True), "meeting_today"),
@@ -80,6 +82,8 @@ class Attention(models.Model):
     awaiting_feedback = models.PositiveIntegerField(default=0)
     # Submitted responses whose score raised a flag, with no staff feedback after them.
     score_flags = models.PositiveIntegerField(default=0)
+    # Flags raised by automation rules that no member of staff has handled yet.
+    rule_flags = models.PositiveIntegerField(default=0)
     # When the patient last reported a slip that no member of staff has written about since;
     # None: no slip to attend to.
     slip_reported_at = models.DateTimeField(null=True, blank=True)
@@ -159,6 +163,7 @@ class FlagCounts(models.Model):
     patients = models.IntegerField(default=0)
     slip = models.IntegerField(default=0)
     score_flags = models.IntegerField(default=0)
+    rule_flags = models.IntegerField(default=0)
     unread = models.IntegerField(default=0)
     awaiting_feedback = models.IntegerField(default=0)
     meeting_today = models.IntegerField(default=0)

@@ -78,6 +78,7 @@ def _patient_link(enrolment_id: int, patient_id: int) -> str:
 def _flags_of(attention: Attention) -> list[tuple[Flag, int | None]]:
     numbers = {
         "score": attention.score_flags,
+        "rule": attention.rule_flags,
         "unread": attention.unread_messages,
         "feedback": attention.awaiting_feedback,
     }

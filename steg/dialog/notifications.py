@@ -43,6 +43,8 @@ KINDS: dict[str, frozenset[str]] = {
     "new_message": frozenset({"link"}),
     "new_feedback": frozenset({"link"}),
     "patient_wrote": frozenset({"link"}),
+    # From an automation rule (steg.automation): a diary day missed, a follow-up due ...
+    "reminder": frozenset({"link"}),
 }
 
 # Context values that open something (an invitation's link and code): kept in the stored body

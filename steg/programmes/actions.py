@@ -18,6 +18,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from steg.audit.actions import Actor, record_event
+from steg.automation import engine as automation
+from steg.automation.spec import to_json as automations_to_json
 from steg.dashboard.attention import activity_seen_on_commit, attention_changed_on_commit
 
 from . import aids
@@ -124,6 +126,7 @@ def import_spec(spec: ProgrammeSpec, *, imported_by: User | None = None) -> Impo
             key: data.decode("utf-8") for key, data in spec.questionnaire_files.items()
         },
         attributes={attribute.name: attribute.to_json() for attribute in spec.attributes},
+        automations=automations_to_json(spec.automations),
         imported_by=imported_by,
     )
     position = 0
@@ -204,6 +207,28 @@ def record_page_view(*, enrolment: Enrolment, page: Page, request: HttpRequest) 
     activity_seen_on_commit(enrolment.pk)
 
 
+def _step_completed_by(enrolment: Enrolment, page: Page) -> str | None:
+    """The step this page's reading completed (every page of it the patient is shown is read),
+    if a rule of the programme waits for that; None otherwise (and then no query)."""
+    if not automation.has_rules(enrolment, "step_completed"):
+        return None
+    from .outline import get_outline
+    from .progress import load_attribute_values
+
+    outline = get_outline(enrolment.programme_version, "sv")
+    if outline.conditional:
+        outline = outline.visible_to(load_attribute_values(enrolment, outline.attributes))
+    info = outline.page_by_key.get(page.key)
+    step = outline.step_by_key.get(info.step_key) if info is not None else None
+    if step is None:
+        return None
+    keys = [p.key for p in step.pages]
+    read = PageProgress.objects.filter(
+        enrolment=enrolment, read_at__isnull=False, page__key__in=keys
+    ).count()
+    return step.key if read >= len(keys) else None
+
+
 @transaction.atomic
 def mark_page_read(*, enrolment: Enrolment, page: Page, request: HttpRequest) -> bool:
     """Mark a page as read; returns False when it already was (nothing changes)."""
@@ -219,6 +244,7 @@ def mark_page_read(*, enrolment: Enrolment, page: Page, request: HttpRequest) ->
         enrolment=enrolment, kind=ProgressEvent.Kind.PAGE_READ, subject=page.key, created_at=now
     )
     activity_seen_on_commit(enrolment.pk)
+    automation.page_read(enrolment, page.key, _step_completed_by(enrolment, page))
     record_event(
         action="programmes.page.read",
         actor=_patient_actor(enrolment),

@@ -3,7 +3,9 @@
 A programme lives in ``programmes/<slug>/``: ``programme.yaml`` describes the
 steps, ``pages/<language>/<page-key>.md`` holds one Markdown file per page and
 language, and the optional ``media/`` and ``questionnaires/`` folders hold the
-files the pages refer to. The format is documented in
+files the pages refer to. The optional ``automations.yaml`` holds the
+programme's automation rules (read by ``steg.automation.rules``, format in
+``docs/automation.md``). The format is documented in
 ``docs/programme-format.md``.
 
 :func:`load_programme` validates the whole folder and collects *every* problem
@@ -36,6 +38,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from steg.automation.spec import Automations
 from steg.lib.yamldoc import (
     SLUG_RE,
     Problem,
@@ -100,6 +103,7 @@ MIN_MINUTES = 1
 MAX_MINUTES = 120
 
 PROGRAMME_FILE = "programme.yaml"
+AUTOMATIONS_FILE = "automations.yaml"
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _DIRECTIVE_RE = re.compile(r"^:{3,}(.*)$")
 _OUTSIDE_LINK_RE = re.compile(r"^(https?:|mailto:|tel:|#)", re.IGNORECASE)
@@ -215,6 +219,7 @@ class ProgrammeSpec:
     questionnaire_files: dict[str, bytes]
     content_hash: str
     attributes: tuple[Attribute, ...] = ()
+    automations: Automations = field(default_factory=Automations)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -908,6 +913,58 @@ class _Loader:
             self.questionnaires.add(ident)
             self.questionnaire_files[ident] = (self.root / relative).read_bytes()
 
+    # -- automations.yaml
+
+    def load_automations(
+        self,
+        files: list[str],
+        steps: list[_StepDraft],
+        languages: tuple[str, ...] | None,
+        parsed: dict[tuple[str, str], _ParsedPage],
+    ) -> Automations:
+        """Validate the optional ``automations.yaml`` against the rest of the folder.
+
+        Rules may name the programme's own questionnaires and the library instruments its
+        pages embed (those are copied into the version). With ``languages`` None
+        (programme.yaml is broken) only the YAML syntax is checked.
+        """
+        if AUTOMATIONS_FILE not in files:
+            return Automations()
+        text = self.read_text(AUTOMATIONS_FILE)
+        if text is None:
+            return Automations()
+        if languages is None:
+            YamlDoc(AUTOMATIONS_FILE, text, self.problems)  # reports syntax errors only
+            return Automations()
+        # Imported here: the rules reader imports the questionnaire parser, which imports
+        # LANGUAGES from this module.
+        from steg.automation.rules import load_automations
+
+        questionnaires: dict[str, Questionnaire | None] = dict(self.parsed_questionnaires)
+        embedded = {
+            block.key
+            for page in parsed.values()
+            for block in page.content.blocks
+            if block.type == "questionnaire"
+        }
+        for qid in sorted(embedded & self.questionnaires - set(questionnaires)):
+            questionnaires[qid] = _library_questionnaire(qid, languages)
+        automations = load_automations(
+            AUTOMATIONS_FILE,
+            text,
+            languages=languages,
+            steps={step.key: [key for key, _ in step.pages] for step in steps if step.key},
+            pages=self.page_keys,
+            questionnaires=questionnaires,
+            attributes=(
+                {name: draft.values for name, draft in self.attributes.items()}
+                if self.attributes_known
+                else None
+            ),
+            problems=self.problems,
+        )
+        return automations or Automations()
+
     # -- programme.yaml
 
     def load_manifest(self) -> tuple[dict[str, Any], list[_StepDraft]] | None:
@@ -1315,6 +1372,21 @@ def _compare_structure(first: _ParsedPage, other: _ParsedPage, problems: Problem
         return
 
 
+def _library_questionnaire(qid: str, languages: tuple[str, ...]) -> Questionnaire | None:
+    """A library instrument a page embeds, in the programme's languages; None when it is not
+    in the library or does not parse (the import reports that when it copies it)."""
+    from steg.questionnaires.library import library_text
+    from steg.questionnaires.parse import parse_questionnaire
+
+    try:
+        text = library_text(qid)
+    except (KeyError, OSError):
+        return None
+    return parse_questionnaire(
+        f"questionnaires/{qid}.yaml (library)", text, languages, Problems(), expected_id=qid
+    )
+
+
 def _unlock_rule(doc: YamlDoc, node: Node, what: str) -> UnlockRule | None:
     simple = [k for k in UNLOCK_KINDS if k not in _DAY_KINDS]
     forms = f"{', '.join(simple)}, {{days_after_start: N}} or {{days_after_quit_date: N}}"
@@ -1359,7 +1431,8 @@ def load_programme(
     """Read and validate the programme folder at ``path``.
 
     ``known_questionnaires`` and ``known_aids`` are the ids a page may embed, besides
-    the programme's own ``questionnaires/<id>.yaml``. Raises :class:`ProgrammeFormatError`
+    the programme's own ``questionnaires/<id>.yaml``; the rules of ``automations.yaml`` may
+    name those of the library's that a page embeds. Raises :class:`ProgrammeFormatError`
     with every problem found.
     """
     root = Path(path)
@@ -1379,6 +1452,7 @@ def load_programme(
     if manifest is not None and found["languages"] is not None:
         parsed = loader.load_pages(drafts, found["languages"], files)
         loader.check_pages_agree(drafts, found["languages"], parsed)
+    automations = loader.load_automations(files, drafts, found.get("languages"), parsed)
     if loader.problems.items or manifest is None:
         problems = sorted(loader.problems.items, key=lambda p: (p.file, p.line or 0))
         raise ProgrammeFormatError(problems)
@@ -1408,4 +1482,5 @@ def load_programme(
         questionnaire_files=dict(sorted(loader.questionnaire_files.items())),
         content_hash=content_hash(root),
         attributes=loader.attribute_specs(),
+        automations=automations,
     )

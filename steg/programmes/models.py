@@ -41,6 +41,8 @@ class ProgrammeVersion(models.Model):
     # The attributes content adapts to (programme.yaml `attributes`), by name:
     # {"tobacco": {"values": [...], "from": {"questionnaire": ..., "item": ...}}}.
     attributes = models.JSONField(default=dict, blank=True)
+    # The automation rules (automations.yaml), as steg.automation.spec.to_json stores them.
+    automations = models.JSONField(default=dict, blank=True)
     imported_at = models.DateTimeField(auto_now_add=True)
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -210,9 +212,11 @@ class StepOpening(models.Model):
         "care.Enrolment", on_delete=models.CASCADE, related_name="step_openings"
     )
     step_key = models.SlugField(max_length=100)
+    # None: opened by an automation rule (`rule`).
     opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    rule = models.CharField(max_length=100, blank=True)
     opened_at = models.DateTimeField()
 
     class Meta:

@@ -1,7 +1,9 @@
-"""Saving a patient's answers: drafts, and submissions scored the moment they arrive.
+"""Saving a patient's answers: drafts, and submissions scored the moment they arrive; and
+requests that make a questionnaire due for an enrolment.
 
-Every write is one transaction and safe to repeat: a draft is an upsert, and a submission
-repeated with the same form token returns the response already stored.
+Every write is one transaction and safe to repeat: a draft is an upsert, a submission
+repeated with the same form token returns the response already stored, and a repeated request
+for the same questionnaire and day adds nothing.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from steg.audit.actions import Actor, record_event
+from steg.automation import engine as automation
 from steg.dashboard.attention import attention_changed_on_commit
 from steg.programmes.models import ProgressEvent
 
 from . import logic
 from .definition import Answers, Questionnaire
-from .models import Response
+from .loader import get_questionnaire
+from .models import QuestionnaireRequest, Response
 
 if TYPE_CHECKING:
+    from steg.accounts.models import User
     from steg.care.models import Enrolment
 
 
@@ -103,6 +108,13 @@ def submit(
         created_at=now,
     )
     attention_changed_on_commit(enrolment.pk)
+    automation.record_event(
+        enrolment,
+        "questionnaire_submitted",
+        questionnaire.id,
+        occasion=f"response:{response.pk}",
+        context={"response": response.pk},
+    )
     record_event(
         action="questionnaires.response.submitted",
         actor=Actor(
@@ -123,3 +135,55 @@ def submit(
         },
     )
     return response
+
+
+@transaction.atomic
+def request_questionnaire(
+    *,
+    enrolment: Enrolment,
+    questionnaire_id: str,
+    day: datetime.date,
+    rule: str = "",
+    requested_by: User | None = None,
+) -> bool:
+    """Make the questionnaire due for the enrolment from ``day`` (a local date) on, whatever
+    its schedule says, until a response for that day is submitted.
+
+    ``rule`` is the key of the automation rule that asks, ``requested_by`` the member of staff.
+    Returns True if the request was made; False if it had been made already, in which case
+    nothing changes (safe for retries and concurrent callers: the unique constraint decides).
+    Raises ValueError for a questionnaire the enrolment's programme version does not have.
+    """
+    if get_questionnaire(enrolment.programme_version, questionnaire_id) is None:
+        raise ValueError(
+            f"enrolment {enrolment.pk} has no questionnaire {questionnaire_id!r} in its programme"
+        )
+    # get_or_create creates in a savepoint and, on an IntegrityError (a concurrent request for
+    # the same day), fetches the row that won, inside this transaction.
+    request, created = QuestionnaireRequest.objects.get_or_create(
+        enrolment=enrolment,
+        questionnaire_id=questionnaire_id,
+        day=day,
+        defaults={"requested_at": timezone.now(), "rule": rule[:100], "requested_by": requested_by},
+    )
+    if not created:
+        return False
+    record_event(
+        action="questionnaires.request.created",
+        actor=(
+            Actor(requested_by, "therapist", enrolment.unit)
+            if requested_by is not None
+            else Actor(None, "system", enrolment.unit)
+        ),
+        patient=enrolment.patient,
+        object_type="questionnaires.request",
+        object_id=request.pk,
+        purpose="care" if requested_by is not None else "automation",
+        detail={
+            "enrolment": enrolment.pk,
+            "questionnaire": questionnaire_id,
+            "day": day.isoformat(),
+            "rule": rule[:100],
+        },
+    )
+    return True

@@ -1,4 +1,9 @@
-"""What a patient has to fill in: due questionnaires per enrolment, in a fixed number of queries."""
+"""What a patient has to fill in: due questionnaires per enrolment, in a fixed number of queries.
+
+A questionnaire is due on the days its schedule opens (``schedule.py``) and on the days it was
+requested for the enrolment (``QuestionnaireRequest``, from ``actions.request_questionnaire``):
+a requested day is open from its day on until a response for that day is submitted.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,9 @@ from steg.programmes.progress import load_attribute_values
 
 from .definition import Questionnaire
 from .loader import questionnaires_of
-from .models import Response
+from .models import QuestionnaireRequest, Response
 from .render import text_in
-from .schedule import fillable_days
+from .schedule import fillable_days, is_fillable, requested_open
 
 if TYPE_CHECKING:
     from steg.care.models import Enrolment
@@ -54,18 +59,59 @@ def done_days_by_questionnaire(
     return done
 
 
+def requested_days_by_questionnaire(
+    enrolments: Iterable[Enrolment], today: datetime.date
+) -> dict[tuple[int, str], set[datetime.date]]:
+    """The days each questionnaire was requested for, up to today, per enrolment (one query)."""
+    requested: dict[tuple[int, str], set[datetime.date]] = defaultdict(set)
+    rows = QuestionnaireRequest.objects.filter(
+        enrolment__in=[e.pk for e in enrolments], day__lte=today
+    ).values_list("enrolment_id", "questionnaire_id", "day")
+    for enrolment_id, questionnaire_id, day in rows:
+        requested[(enrolment_id, questionnaire_id)].add(day)
+    return requested
+
+
 def fillable_now(
     questionnaire: Questionnaire,
     enrolment: Enrolment,
     today: datetime.date,
     done: Collection[datetime.date],
+    requested: Collection[datetime.date] = (),
 ) -> list[datetime.date]:
+    """The days open to fill in today, newest first: scheduled and requested, not done."""
     return fillable_days(
         questionnaire.schedule,
         start=enrolment_start(enrolment),
         quit_date=enrolment.quit_date,
         today=today,
         done_days=done,
+        requested_days=requested,
+    )
+
+
+def is_fillable_day(
+    questionnaire: Questionnaire,
+    enrolment: Enrolment,
+    day: datetime.date,
+    today: datetime.date,
+) -> bool:
+    """Whether an entry for ``day`` may be made today: a scheduled day that is open, or a day
+    the questionnaire was requested for, from that day on. Asks the database only when the
+    schedule says no. Whether the day is done is for the caller to check."""
+    if is_fillable(
+        questionnaire.schedule,
+        day,
+        start=enrolment_start(enrolment),
+        quit_date=enrolment.quit_date,
+        today=today,
+    ):
+        return True
+    return (
+        requested_open(day, today)
+        and QuestionnaireRequest.objects.filter(
+            enrolment=enrolment, questionnaire_id=questionnaire.id, day=day
+        ).exists()
     )
 
 
@@ -76,9 +122,15 @@ def due_items(
     *,
     include_done: bool = False,
 ) -> list[DueItem]:
-    """Questionnaires open to fill in for the active enrolments (and, asked, those done)."""
+    """Questionnaires open to fill in for the active enrolments (and, asked, those done).
+
+    One query for the responses and one for the requests of all the enrolments, whatever
+    their number; a questionnaire hidden for the patient is not listed, even when requested.
+    """
     enrolments = [e for e in enrolments if include_done or e.status == e.Status.ACTIVE]
+    active = [e for e in enrolments if e.status == e.Status.ACTIVE]
     done_by = done_days_by_questionnaire(enrolments) if enrolments else {}
+    requested_by = requested_days_by_questionnaire(active, today) if active else {}
     items = []
     for enrolment in enrolments:
         hidden = _hidden_questionnaires(enrolment, language)
@@ -86,8 +138,9 @@ def due_items(
             if questionnaire.id in hidden:
                 continue
             done = done_by.get((enrolment.pk, questionnaire.id), set())
+            requested = requested_by.get((enrolment.pk, questionnaire.id), set())
             days = (
-                fillable_now(questionnaire, enrolment, today, done)
+                fillable_now(questionnaire, enrolment, today, done, requested)
                 if enrolment.status == enrolment.Status.ACTIVE
                 else []
             )

@@ -16,6 +16,12 @@ Every occurrence day has one status on ``today``:
 A ``once`` questionnaire is the exception: from its day on it stays ``due`` until it is done,
 since a one-off questionnaire can be answered whenever it has opened. Follow-ups
 (``offsets``) follow ``backfill_days`` like diaries.
+
+A **requested** day (a ``QuestionnaireRequest``: an automation rule or the therapist made the
+questionnaire due for the enrolment on that day) is an extra occurrence that behaves like
+``once``, whatever the schedule: from its day on it can be filled in until a response for that
+day is done. A requested day that is also a scheduled day is the same occurrence (there is one
+response per day), so a response already sent for it answers the request too.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ __all__ = [
     "is_fillable",
     "occurrence_days",
     "occurrences",
+    "requested_open",
 ]
 
 OccurrenceStatus = Literal["due", "late", "done", "missed", "upcoming"]
@@ -128,6 +135,11 @@ def occurrences(
     return [Occurrence(day, _status(schedule, day, today, day in done)) for day in days]
 
 
+def requested_open(day: date, today: date) -> bool:
+    """Whether a requested day can be filled in today: like ``once``, from its day on."""
+    return day <= today
+
+
 def fillable_days(
     schedule: Schedule,
     *,
@@ -135,22 +147,40 @@ def fillable_days(
     quit_date: date | None,
     today: date,
     done_days: Collection[date],
+    requested_days: Collection[date] = (),
 ) -> list[date]:
-    """The days that can be filled in today (due and late, not done), newest first."""
+    """The days that can be filled in today (due and late, not done), newest first.
+
+    ``requested_days`` are the days the questionnaire was requested for; each is open from its
+    day on until it is done, scheduled or not.
+    """
     found = occurrences(
         schedule, start=start, quit_date=quit_date, today=today, done_days=done_days
     )
-    return [o.day for o in reversed(found) if o.status in ("due", "late")]
+    days = {o.day for o in found if o.status in ("due", "late")}
+    if requested_days:
+        done = frozenset(done_days)
+        days.update(d for d in requested_days if requested_open(d, today) and d not in done)
+    return sorted(days, reverse=True)
 
 
 def is_fillable(
-    schedule: Schedule, day: date, *, start: date, quit_date: date | None, today: date
+    schedule: Schedule,
+    day: date,
+    *,
+    start: date,
+    quit_date: date | None,
+    today: date,
+    requested_days: Collection[date] = (),
 ) -> bool:
     """Whether an entry for ``day`` may be made today: an occurrence day that is open.
 
-    Open means not in the future and, except for ``once``, at most ``backfill_days`` old.
+    Open means not in the future and, except for ``once``, at most ``backfill_days`` old; a
+    day in ``requested_days`` is open from its day on, whatever the schedule.
     Whether the day is already done is for the caller to check (it may allow corrections).
     """
+    if day in requested_days and requested_open(day, today):
+        return True
     if not _is_open(schedule, day, today):
         return False
     anchor = anchor_day(schedule, start=start, quit_date=quit_date)

@@ -25,11 +25,16 @@ from steg.dialog.messages import feedback_for
 
 from . import actions, logic, measurements
 from .definition import Answers, Questionnaire
-from .due import done_days_by_questionnaire, due_for_enrolment, enrolment_start, fillable_now
+from .due import (
+    done_days_by_questionnaire,
+    due_for_enrolment,
+    fillable_now,
+    is_fillable_day,
+    requested_days_by_questionnaire,
+)
 from .loader import get_questionnaire
 from .models import Response
 from .render import build_fields, flatten, text_in
-from .schedule import is_fillable
 
 logger = logging.getLogger(__name__)
 
@@ -119,15 +124,16 @@ def fill(request: HttpRequest, enrolment_id: int, questionnaire_id: str) -> Http
     enrolment = get_enrolment_for_patient(request, enrolment_id)
     questionnaire = _questionnaire(request, enrolment, questionnaire_id)
     today = timezone.localdate()
-    start = enrolment_start(enrolment)
     asked = request.GET.get("day")
     day = _parse_day(asked)
     if day is None:
         if asked:
             messages.error(request, _("That date could not be read. Choose a day from the list."))
             return _go(request, "questionnaires:list", enrolment_id=enrolment.pk)
-        done = done_days_by_questionnaire([enrolment]).get((enrolment.pk, questionnaire.id), set())
-        days = fillable_now(questionnaire, enrolment, today, done)
+        key = (enrolment.pk, questionnaire.id)
+        done = done_days_by_questionnaire([enrolment]).get(key, set())
+        requested = requested_days_by_questionnaire([enrolment], today).get(key, set())
+        days = fillable_now(questionnaire, enrolment, today, done, requested)
         if not days:
             latest = max(done, default=None)
             if latest is not None:
@@ -135,9 +141,7 @@ def fill(request: HttpRequest, enrolment_id: int, questionnaire_id: str) -> Http
             messages.info(request, _("This questionnaire is not open to fill in yet."))
             return _go(request, "questionnaires:list", enrolment_id=enrolment.pk)
         day = days[0]
-    if not is_fillable(
-        questionnaire.schedule, day, start=start, quit_date=enrolment.quit_date, today=today
-    ):
+    elif not is_fillable_day(questionnaire, enrolment, day, today):
         messages.error(
             request,
             _("You cannot fill this in for %(day)s. Choose a day from the list.")

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from steg.audit.actions import Actor, record_event
+from steg.automation import engine as automation
 from steg.care.models import Enrolment
 from steg.dashboard.attention import attention_changed_on_commit
 
@@ -34,6 +35,7 @@ def set_quit_date(
     locked.save(update_fields=["quit_date"])
     enrolment.quit_date = quit_date
     attention_changed_on_commit(enrolment.pk)
+    automation.quit_date_changed(enrolment)
     record_event(
         action="care.enrolment.quit_date_set",
         actor=actor,

@@ -487,7 +487,7 @@ def test_priority_puts_slips_and_score_flags_before_the_rest(world: World) -> No
     submit_mood(world, feeling="bad", stress=10)
     attention = row(enrolment)
     assert [flag.key for flag in attention.flags] == ["score", "unread", "feedback"]
-    assert attention.priority == 32 + 16 + 8
+    assert attention.priority == 64 + 16 + 8
 
 
 def test_an_ended_treatment_leaves_the_dashboard(world: World) -> None:
@@ -536,10 +536,19 @@ def test_rebuilding_gives_the_rows_and_counts_the_actions_kept(
     submit_mood(world, feeling="bad", stress=10)
     slipping = make_patient(world, 1, version=tobacco, quit_date=days_ago(3))
     diary(slipping, days_ago(0), used=True)
-    fields = ("unit", "therapist", "patients", "slip", "score_flags", "unread", "inactive")
+    fields = (
+        "unit",
+        "therapist",
+        "patients",
+        "slip",
+        "score_flags",
+        "rule_flags",
+        "unread",
+        "inactive",
+    )
     kept_rows = {a.pk: a.priority for a in Attention.objects.all()}
     kept_counts = list(FlagCounts.objects.order_by("unit", "therapist").values(*fields))
-    assert kept_rows == {world.enrolment.pk: 32 + 16 + 8, slipping.pk: 64}
+    assert kept_rows == {world.enrolment.pk: 64 + 16 + 8, slipping.pk: 128}
 
     Attention.objects.all().delete()
     FlagCounts.objects.all().delete()

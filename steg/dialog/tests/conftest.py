@@ -35,6 +35,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "new_message": {"link": "http://127.0.0.1:8000/patient/messages/"},
     "new_feedback": {"link": "http://127.0.0.1:8000/patient/messages/"},
     "patient_wrote": {"link": "http://127.0.0.1:8000/staff/enrolments/42/messages/"},
+    "reminder": {"link": "http://127.0.0.1:8000/"},
 }
 
 

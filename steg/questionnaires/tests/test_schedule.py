@@ -380,3 +380,68 @@ def test_each_occurrence_has_exactly_the_status_its_day_implies(
             assert o.status == "late"
         else:
             assert o.status == "missed"
+
+
+# --------------------------------------------------------------------------- requested days
+
+
+def test_a_requested_day_is_open_from_its_day_until_done_whatever_the_schedule() -> None:
+    schedule = Schedule(kind="offsets", anchor="quit_date", offsets=(90,))
+    requested = {d(3, 10)}
+
+    def fillable(today: date, done: set[date]) -> list[date]:
+        return fillable_days(
+            schedule,
+            start=START,
+            quit_date=None,
+            today=today,
+            done_days=done,
+            requested_days=requested,
+        )
+
+    assert fillable(d(3, 9), set()) == []  # not yet
+    assert fillable(d(3, 10), set()) == [d(3, 10)]
+    assert fillable(d(6, 1), set()) == [d(3, 10)]  # no backfill limit, like `once`
+    assert fillable(d(6, 1), {d(3, 10)}) == []
+    assert is_fillable(
+        schedule, d(3, 10), start=START, quit_date=None, today=d(6, 1), requested_days=requested
+    )
+    assert not is_fillable(
+        schedule, d(3, 10), start=START, quit_date=None, today=d(3, 9), requested_days=requested
+    )
+
+
+@given(schedules, anchors, st.none() | anchors, spans, st.data())
+def test_requested_days_add_to_the_scheduled_ones(
+    schedule: Schedule, start: date, quit_date: date | None, span: int, data: st.DataObject
+) -> None:
+    today = start + timedelta(days=span)
+    near = st.integers(min_value=-40, max_value=10).map(lambda n: today + timedelta(days=n))
+    requested = set(data.draw(st.lists(near, max_size=4)))
+    every = occurrence_days(schedule, start=start, quit_date=quit_date, until=today)
+    done = set(data.draw(st.lists(st.sampled_from(sorted(set(every) | requested or {today})))))
+
+    scheduled = fillable_days(
+        schedule, start=start, quit_date=quit_date, today=today, done_days=done
+    )
+    fillable = fillable_days(
+        schedule,
+        start=start,
+        quit_date=quit_date,
+        today=today,
+        done_days=done,
+        requested_days=requested,
+    )
+
+    opened = {day for day in requested if day <= today} - done
+    assert fillable == sorted(set(scheduled) | opened, reverse=True)
+    for day in requested | set(every):
+        if day not in done:
+            assert is_fillable(
+                schedule,
+                day,
+                start=start,
+                quit_date=quit_date,
+                today=today,
+                requested_days=requested,
+            ) == (day in fillable)
