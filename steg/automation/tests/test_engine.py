@@ -105,7 +105,7 @@ def version(db: None) -> Any:
 
 
 @contextmanager
-def clock(moment: datetime.datetime) -> Iterator[time_machine.Coordinates]:
+def clock(moment: datetime.datetime) -> Iterator[Any]:
     with time_machine.travel(moment, tick=False) as traveller:
         yield traveller
 
@@ -231,7 +231,7 @@ def test_a_treatment_walks_from_activation_to_the_follow_up(
                     enrolment=enrolment,
                     questionnaire=diary,
                     day=datetime.date(2026, 3, 30),
-                    answers={"used": [True], "craving": [4]},
+                    answers={"used": (True,), "craving": (4,)},
                     language="sv",
                     token=token,
                 )
