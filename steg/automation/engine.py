@@ -666,6 +666,14 @@ def _holds(condition: Condition, firing: Firing, enrolment: Enrolment) -> bool:
                 day = _local_date(timezone.now(), zone_of(enrolment))
             return bool(day >= enrolment.quit_date)
         return True
+    if condition.kind == "days_since":
+        anchor = _anchor(enrolment, condition.anchor)
+        if anchor is None:  # no quit date yet: before it
+            return condition.at_least is None
+        days = (_local_date(timezone.now(), zone_of(enrolment)) - anchor).days
+        if condition.at_least is not None and days < condition.at_least:
+            return False
+        return not (condition.at_most is not None and days > condition.at_most)
     if condition.kind == "when":
         from steg.programmes.conditions import is_shown
         from steg.programmes.outline import get_outline

@@ -51,7 +51,15 @@ __all__ = [
 ]
 
 TRIGGER_KINDS: tuple[str, ...] = EVENT_TRIGGERS + TIME_TRIGGERS
-CONDITION_KINDS: tuple[str, ...] = ("score", "answer", "unanswered", "when", "quit_date")
+CONDITION_KINDS: tuple[str, ...] = (
+    "score",
+    "answer",
+    "unanswered",
+    "when",
+    "quit_date",
+    "days_since_quit_date",
+    "days_since_start",
+)
 #: ``after``: from a month before the anchor to two years after it.
 MIN_AFTER_DAYS = -30
 MAX_AFTER_DAYS = 730
@@ -86,7 +94,8 @@ _TRIGGER_FORMS = (
 _CONDITION_FORMS = (
     "{score: {at_least: N, at_most: N, band: <band>, flag: <flag>}}, "
     "{answer: {item: <linkId>, equals: <value>}}, unanswered, {when: <attribute>:<value>}, "
-    "{quit_date: set|unset|reached}"
+    "{quit_date: set|unset|reached}, {days_since_quit_date: {at_least: N, at_most: N}}, "
+    "{days_since_start: {at_least: N, at_most: N}}"
 )
 _ACTION_FORMS = (
     "{message: <key>}, {remind: start|messages|questionnaires}, {unlock: <step>}, "
@@ -559,6 +568,8 @@ class _Reader:
             condition = self.when(value, what)
         elif kind == "quit_date":
             condition = self.quit_date(value, what, trigger)
+        elif kind in ("days_since_quit_date", "days_since_start"):
+            condition = self.days_since(value, f"{what}: {kind}", kind.removeprefix("days_since_"))
         elif kind == "score":
             condition = self.score(value, what, trigger)
         else:
@@ -626,6 +637,31 @@ class _Reader:
             )
             return None
         return Condition("quit_date", is_set=is_set, reached=reached)
+
+    def days_since(self, node: Node, what: str, anchor: str) -> Condition | None:
+        entries = self.mapping(node, what)
+        if entries is None:
+            return None
+        self.doc.check_keys(node, entries, what, (), ("at_least", "at_most"))
+        if not entries.keys() & {"at_least", "at_most"}:
+            self.problem(node, f"{what}: give at_least, at_most or both (whole days)")
+            return None
+        found: dict[str, int | None] = {}
+        for key in ("at_least", "at_most"):
+            if key in entries:
+                found[key] = self.whole(entries[key], f"{what}: {key}", MIN_AFTER_DAYS, 3650)
+                if found[key] is None:
+                    return None
+        at_least, at_most = found.get("at_least"), found.get("at_most")
+        if at_least is not None and at_most is not None and at_least > at_most:
+            self.problem(node, f"{what}: at_least ({at_least}) is above at_most ({at_most})")
+            return None
+        return Condition(
+            "days_since",
+            anchor=anchor,
+            at_least=None if at_least is None else float(at_least),
+            at_most=None if at_most is None else float(at_most),
+        )
 
     def submitted(self, trigger: Trigger | None) -> Questionnaire | None:
         """The questionnaire of a ``questionnaire_submitted`` trigger, when it can be checked."""

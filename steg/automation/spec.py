@@ -33,6 +33,8 @@ Conditions (all must hold when the rule fires)
     * ``answer``: the submitted response's answer to ``item`` equals ``equals``.
     * ``unanswered`` (``questionnaire_due``): the occurrence has no submitted response.
     * ``when``: an attribute condition as on pages (``tobacco:smoking|both``).
+    * ``days_since``: the days from ``anchor`` (start or quit date) to the day the rule fires
+      are within ``at_least``/``at_most`` (``{days_since_quit_date: {at_most: 28}}``).
     * ``quit_date``: ``set`` true/false — the enrolment has (or has no) quit date; with
       ``reached``, the quit date is set and has come: the day the rule fires for (for
       ``questionnaire_submitted``, the day the response is for) is the quit date or later
@@ -96,7 +98,7 @@ TriggerKind = Literal[
     "inactive",
     "meeting",
 ]
-ConditionKind = Literal["score", "answer", "unanswered", "when", "quit_date"]
+ConditionKind = Literal["score", "answer", "unanswered", "when", "quit_date", "days_since"]
 ActionKind = Literal[
     "message", "remind", "unlock", "request_questionnaire", "flag", "suggest_step_up"
 ]
@@ -128,6 +130,9 @@ class Condition:
     when: str = ""  # attribute condition
     is_set: bool = True  # quit_date
     reached: bool = False  # quit_date: set, and the day is the quit date or later
+    # days_since: whole days from the anchor ("start" or "quit_date") to the day the rule fires,
+    # within at_least..at_most. Without a quit date it is before it: at_most holds, at_least not.
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,7 @@ def to_json(automations: Automations) -> dict[str, Any]:
             "when": c.when,
             "is_set": c.is_set,
             "reached": c.reached,
+            "anchor": c.anchor,
         }
 
     def action(a: Action) -> dict[str, Any]:

@@ -533,14 +533,18 @@ REFUSED: list[tuple[str, str, str]] = [
         with_rule(ACTIVATED + "    if: [sunny]\n    do: [{message: hello}]\n"),
         "automations.yaml:8: rule 'a': if: unknown condition 'sunny' (write {score: {at_least: "
         "N, at_most: N, band: <band>, flag: <flag>}}, {answer: {item: <linkId>, equals: "
-        "<value>}}, unanswered, {when: <attribute>:<value>}, {quit_date: set|unset|reached})",
+        "<value>}}, unanswered, {when: <attribute>:<value>}, {quit_date: set|unset|reached}, "
+        "{days_since_quit_date: {at_least: N, at_most: N}}, {days_since_start: {at_least: N, "
+        "at_most: N}})",
     ),
     (
         "unknown condition in a mapping",
         with_rule(ACTIVATED + "    if: [{weather: sunny}]\n    do: [{message: hello}]\n"),
         "automations.yaml:8: rule 'a': if: unknown 'weather' (write {score: {at_least: N, "
         "at_most: N, band: <band>, flag: <flag>}}, {answer: {item: <linkId>, equals: <value>}}, "
-        "unanswered, {when: <attribute>:<value>}, {quit_date: set|unset|reached})",
+        "unanswered, {when: <attribute>:<value>}, {quit_date: set|unset|reached}, "
+        "{days_since_quit_date: {at_least: N, at_most: N}}, {days_since_start: {at_least: N, "
+        "at_most: N}})",
     ),
     (
         "conditions that are not a list",
@@ -993,10 +997,15 @@ def test_the_tobacco_programme_has_the_rules_the_issue_asks_for() -> None:
     assert rules["diary-missed"] == Rule(
         key="diary-missed",
         trigger=Trigger("questionnaire_due", subject="diary", days=1, at=datetime.time(19, 0)),
-        conditions=(Condition("unanswered"),),
+        conditions=(
+            Condition("unanswered"),
+            Condition("days_since", anchor="quit_date", at_most=28.0),
+        ),
         actions=(Action("remind", link="questionnaires"),),
         line=rules["diary-missed"].line,
     )
+    for key in ("inactive-one-week", "inactive-two-weeks"):
+        assert rules[key].conditions == (Condition("days_since", anchor="quit_date", at_most=84.0),)
     assert rules["inactive-one-week"].trigger == Trigger("inactive", days=7, at=datetime.time(10))
     assert rules["inactive-one-week"].actions == (Action("remind", link="start"),)
     assert rules["inactive-two-weeks"].trigger.days == 14
@@ -1126,3 +1135,56 @@ def test_importing_the_tobacco_programme_stores_its_rules_on_the_version(db: Non
     welcome = stored.rule("welcome")
     assert welcome is not None and welcome.actions == (Action("message", key="welcome"),)
     assert set(stored.messages["welcome"]) == {"sv", "en"}
+
+
+def test_days_since_conditions_are_read_and_checked() -> None:
+    from steg.automation.rules import load_automations
+    from steg.lib.yamldoc import Problems
+
+    text = (
+        "rules:\n"
+        "  - key: early\n"
+        "    on: {inactive: 7}\n"
+        "    if: [{days_since_quit_date: {at_most: 28}}, {days_since_start: {at_least: 2}}]\n"
+        "    do: [{remind: start}]\n"
+        "  - key: wrong\n"
+        "    on: {inactive: 7}\n"
+        "    if: [{days_since_quit_date: {at_least: 9, at_most: 3}}]\n"
+        "    do: [{remind: start}]\n"
+    )
+    problems = Problems()
+    result = load_automations(
+        "automations.yaml",
+        text,
+        languages=("sv", "en"),
+        steps={},
+        pages=set(),
+        questionnaires={},
+        attributes=None,
+        problems=problems,
+    )
+    assert result is None
+    assert [str(p) for p in problems.items] == [
+        "automations.yaml:8: rule 'wrong': if: days_since_quit_date: at_least (9) is above "
+        "at_most (3)"
+    ]
+    problems = Problems()
+    good = load_automations(
+        "automations.yaml",
+        text.split("  - key: wrong")[0],
+        languages=("sv", "en"),
+        steps={},
+        pages=set(),
+        questionnaires={},
+        attributes=None,
+        problems=problems,
+    )
+    assert not problems.items and good is not None
+    first, second = good.rules[0].conditions
+    assert (first.kind, first.anchor, first.at_least, first.at_most) == (
+        "days_since",
+        "quit_date",
+        None,
+        28.0,
+    )
+    assert (second.anchor, second.at_least) == ("start", 2.0)
