@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("steg.tobacco.urls")),
     path("", include("steg.dialog.urls")),
     path("", include("steg.dashboard.urls")),
+    path("", include("steg.automation.urls")),
     path("manage/audit/", include("steg.audit.urls")),
     path("account/", include("allauth.urls")),
 ]

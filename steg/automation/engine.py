@@ -866,6 +866,7 @@ def _record_failure(firing_id: int, exc: Exception, now: datetime.datetime) -> s
     return outcome
 
 
+@transaction.atomic
 def retry(firing: Firing, *, actor: Any, now: datetime.datetime | None = None) -> bool:
     """An admin sends a failed firing round again (True when it was failed)."""
     now = now or timezone.now()

@@ -7,7 +7,9 @@ number of queries whatever the patient's history; each function says what it cos
 * ``timeline``: one page of what happened, newest first, merged from six sources (pages read
   and answers sent, messages, meetings booked and held, changes to the treatment, logins), each
   read along an index on its time and limited to a page; ``?before=<time>`` asks for the next
-  (a keyset on the time, never an offset).
+  (a keyset on the time, never an offset);
+* ``automation``: the automatic support: open rule flags, what the programme's rules did
+  lately and what they will do next (steg.automation).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from steg.audit.models import AuditEvent
+from steg.automation.models import Firing, RuleFlag
 from steg.care.models import Enrolment, EnrolmentEvent, Meeting
 from steg.dialog.models import Message
 from steg.programmes.format import plain_text
@@ -42,6 +45,8 @@ from steg.questionnaires.render import text_in
 from .logins import LOGIN_ACTION
 
 TIMELINE_PAGE = 50  # entries per page of the timeline
+FLAGS_SHOWN = 20  # open rule flags, oldest first
+FIRINGS_SHOWN = 10  # rule firings fired lately, and scheduled next
 ANSWERS_SHOWN = 20  # latest exercises, and latest questionnaire responses, with feedback
 EXCERPT_CHARS = 80  # of a message, in the timeline
 
@@ -494,3 +499,87 @@ def page_of(entries: list[Entry]) -> tuple[list[Entry], datetime.datetime | None
     first_left_out = entries[TIMELINE_PAGE].at
     page = [entry for entry in page if entry.at > first_left_out] or page
     return page, page[-1].at
+
+
+# --- automatic support ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlagItem:
+    """An open flag raised by a rule: the reason in the viewer's language, the step up."""
+
+    flag: RuleFlag
+    reason: str
+    step_up: str  # in words; "" for none
+
+
+@dataclass(frozen=True)
+class FiringItem:
+    firing: Firing
+    # What was done, in words (done); why not (skipped); the first line of the last error.
+    reason: str
+
+
+@dataclass(frozen=True)
+class AutomationView:
+    flags: list[FlagItem]
+    more_flags: bool  # more open flags than are shown
+    fired: list[FiringItem]  # newest first
+    scheduled: list[FiringItem]  # soonest first
+
+
+FIRED = (Firing.Status.DONE, Firing.Status.SKIPPED, Firing.Status.FAILED)
+
+
+def _action_labels() -> dict[str, str]:
+    return {
+        "message": _("a message sent"),
+        "remind": _("a reminder sent"),
+        "unlock": _("a step opened"),
+        "request_questionnaire": _("a questionnaire requested"),
+        "flag": _("flagged"),
+        "suggest_step_up": _("a step up suggested"),
+    }
+
+
+def _why(firing: Firing) -> str:
+    result = firing.result if isinstance(firing.result, dict) else {}
+    if firing.status == Firing.Status.DONE:
+        labels = _action_labels()
+        kinds = [a.get("kind", "") for a in result.get("actions", []) if isinstance(a, dict)]
+        return ", ".join(labels.get(kind, kind) for kind in kinds)
+    if firing.status == Firing.Status.SKIPPED:
+        return str(result.get("reason", ""))
+    error = firing.last_error.strip()
+    return error.splitlines()[0] if error else ""
+
+
+def automation(enrolment: Enrolment, language: str) -> AutomationView:
+    """The open rule flags (oldest first), the rule firings fired lately (done, skipped or
+    failed; newest first) and the next ones scheduled (soonest first). Three queries, each
+    limited, the firings along the index on (enrolment, status, scheduled_for)."""
+    language = language.split("-")[0]
+    flags = list(
+        RuleFlag.objects.filter(enrolment=enrolment, handled_at__isnull=True).order_by(
+            "created_at", "pk"
+        )[: FLAGS_SHOWN + 1]
+    )
+    fired = Firing.objects.filter(enrolment=enrolment, status__in=FIRED).order_by(
+        "-fired_at", "-pk"
+    )[:FIRINGS_SHOWN]
+    scheduled = Firing.objects.filter(enrolment=enrolment, status=Firing.Status.PENDING).order_by(
+        "scheduled_for", "pk"
+    )[:FIRINGS_SHOWN]
+    return AutomationView(
+        flags=[
+            FlagItem(
+                flag=flag,
+                reason=flag.reason(language),
+                step_up=str(flag.get_step_up_display()) if flag.step_up else "",
+            )
+            for flag in flags[:FLAGS_SHOWN]
+        ],
+        more_flags=len(flags) > FLAGS_SHOWN,
+        fired=[FiringItem(firing, _why(firing)) for firing in fired],
+        scheduled=[FiringItem(firing, _why(firing)) for firing in scheduled],
+    )

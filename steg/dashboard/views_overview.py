@@ -9,7 +9,8 @@ without a care relation and records the read (``care.enrolment.viewed``) or the 
 The page costs a fixed number of queries, whatever the patient's history: the access check, the
 progress (four, see ``load_progress``), the scores and charts (two), the answers with their
 feedback (two), the next meeting (one), the patient's account (one), the last reported tobacco
-use (one, with a quit date) and the timeline (six). See ``overview.py`` and docs/dashboard.md.
+use (one, with a quit date), the timeline (six) and the automatic support (three: open rule
+flags, rules fired lately, rules scheduled next). See ``overview.py`` and docs/dashboard.md.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def overview(request: HttpRequest, enrolment_id: int) -> HttpResponse:
         "sections": data.score_sections(enrolment, questionnaires, language),
         "answers": answers,
         "timeline": timeline,
+        "automation": data.automation(enrolment, language),
         "before": before,
         "more_url": _more_url(overview_url, next_before),
         "overview_url": overview_url,

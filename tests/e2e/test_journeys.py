@@ -341,6 +341,10 @@ def test_unit_admin(journey: Journey) -> None:
     journey.check_both("access log with an invalid filter", heading_en="Access log")
     expect(summary).to_be_visible()  # the error survives the language switch
 
+    journey.visit("/manage/")
+    journey.follow("/staff/automation/")
+    journey.check_both("automation queue", heading_en="Automatic support: queue and failures")
+
     journey.log_out()
     journey.assert_accessible(
         {
@@ -348,6 +352,7 @@ def test_unit_admin(journey: Journey) -> None:
             "admin start",
             "access log",
             "access log with an invalid filter",
+            "automation queue",
         }
     )
 

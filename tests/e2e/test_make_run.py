@@ -142,9 +142,9 @@ def test_make_run_welcomes_a_new_patient_within_seconds(
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(
         "response",
-        lambda response: problems.append(f"{response.status} {response.url}")
-        if response.status >= 500
-        else None,
+        lambda response: (
+            problems.append(f"{response.status} {response.url}") if response.status >= 500 else None
+        ),
     )
     try:
         page.goto(invitation)
@@ -153,7 +153,7 @@ def test_make_run_welcomes_a_new_patient_within_seconds(
         page.fill("#activate-password2", PASSWORD)
         page.check("#activate-accept_terms")
         page.check("#activate-consent")
-        quit_date = datetime.date.today() + datetime.timedelta(days=7)
+        quit_date = datetime.datetime.now(tz=datetime.UTC).date() + datetime.timedelta(days=7)
         page.fill("#activate-quit_date", quit_date.isoformat())
         with page.expect_navigation():
             page.locator("main form:has(#activate-consent) button[type=submit]").click()

@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
+from steg.automation.models import Firing, RuleFlag
 from steg.programmes.models import StepOpening
 from steg.testing.personas import EXAMPLE_PROGRAMME, World
 
@@ -241,6 +242,52 @@ def own_message_template(world: World) -> dict[str, object]:
         unit=world.unit, title="Välkommen", defaults={"body": "Hej {first_name}!"}
     )
     return {"template_id": template.pk}
+
+
+def _firing(world: World, rule: str, **fields: object) -> Firing:
+    now = timezone.now()
+    firing, _ = Firing.objects.get_or_create(
+        enrolment=world.enrolment,
+        rule=rule,
+        occasion="activated",
+        defaults={
+            "trigger": "activated",
+            "scheduled_for": now,
+            "next_attempt_at": now,
+            "created_at": now,
+            **fields,
+        },
+    )
+    return firing
+
+
+def own_rule_flag(world: World) -> dict[str, object]:
+    """An open flag a rule raised for the patient's treatment at "Tobaksavvänjning Testby"."""
+    firing = _firing(world, "slip", status="done", fired_at=timezone.now())
+    flag, _ = RuleFlag.objects.get_or_create(
+        firing=firing,
+        defaults={
+            "enrolment": world.enrolment,
+            "rule": "slip",
+            "reasons": {"sv": "Återfall", "en": "Relapse"},
+            "step_up": "phone_video",
+            "created_at": timezone.now(),
+        },
+    )
+    return {"enrolment_id": world.enrolment.pk, "flag_id": flag.pk}
+
+
+def own_failed_firing(world: World) -> dict[str, object]:
+    """A rule that failed for the patient's treatment at "Tobaksavvänjning Testby"."""
+    firing = _firing(
+        world,
+        "welcome",
+        status="failed",
+        attempts=5,
+        fired_at=timezone.now(),
+        last_error="RuntimeError: boom",
+    )
+    return {"firing_id": firing.pk}
 
 
 @dataclass(frozen=True)
@@ -532,6 +579,26 @@ MATRIX: dict[str, Row] = {
     ),
     # The therapist's overview of one treatment: only staff with a care relation.
     "dashboard:overview": Row(get=CARE_OF_OWN_UNIT, kwargs=own_enrolment),
+    # --- Automation: rule flags and the admins' queue (steg/automation/urls.py).
+    # A rule's flag is marked handled by staff with a care relation (302: back to the
+    # overview; the second time it is handled already and changes nothing).
+    "automation:flag_handled": Row(
+        get=POST_ONLY,
+        post=expect(404, anonymous=LOGIN, therapist=302, admin=302),
+        kwargs=own_rule_flag,
+    ),
+    # The queue, failures and retries at the units one administers; "try again" (302: back).
+    "automation:queue": Row(get=ADMIN_ONLY),
+    "automation:retry": Row(
+        get=POST_ONLY,
+        post=expect(
+            404,
+            anonymous=LOGIN,
+            admin=Redirect("automation:queue"),
+            region_admin=Redirect("automation:queue"),
+        ),
+        kwargs=own_failed_firing,
+    ),
     # The development outbox: open to anyone while STEG_DEV_OUTBOX is on (never in production).
     "dialog:outbox": Row(get=PUBLIC),
     # django-allauth: accounts.

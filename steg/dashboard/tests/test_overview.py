@@ -497,7 +497,7 @@ def test_the_page_runs_the_same_queries_whatever_the_history(
     add_history(5, 60)
     large = queries()
     assert small == large
-    assert large <= 30, large
+    assert large <= 33, large  # 30, and three for the automatic support
     # An older page of the timeline costs the same.
     more_url = therapist.get(url).context["more_url"]
     with CaptureQueriesContext(connection) as captured:
