@@ -4,6 +4,7 @@ follows a changed quit date and a pause, survives retries and failures."""
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -488,3 +489,26 @@ def test_reading_the_last_page_of_a_step_completes_it_once(
     read("welcome")  # read again: nothing new
     assert automatic(enrolment) == ["welcome-done"]
     assert reminders(world) == 1
+
+
+def test_schedule_automation_plans_existing_treatments_once(
+    world: World, version: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core.management import call_command
+
+    with clock(at(2026, 3, 20, 14)):
+        enrolment = Enrolment.objects.create(
+            patient=world.patient,
+            unit=world.unit,
+            programme_version=version,
+            assessment=make_assessment(world.patient, world.unit, version.programme),
+            status=Enrolment.Status.ACTIVE,
+            started_at=at(2026, 3, 1),
+            quit_date=datetime.date(2026, 3, 28),
+        )
+        assert not Firing.objects.filter(enrolment=enrolment).exists()
+        call_command("schedule_automation", stdout=open(os.devnull, "w"))  # noqa: SIM115
+        call_command("schedule_automation", stdout=open(os.devnull, "w"))  # noqa: SIM115
+        pending = Firing.objects.filter(enrolment=enrolment, status=Firing.Status.PENDING)
+        rules = sorted(pending.values_list("rule", flat=True))
+        assert rules == ["day-3", "diary-missed", "follow-up", "quit-eve", "quit-morning"]
