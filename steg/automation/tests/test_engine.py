@@ -512,3 +512,117 @@ def test_schedule_automation_plans_existing_treatments_once(
         pending = Firing.objects.filter(enrolment=enrolment, status=Firing.Status.PENDING)
         rules = sorted(pending.values_list("rule", flat=True))
         assert rules == ["day-3", "diary-missed", "follow-up", "quit-eve", "quit-morning"]
+
+
+def _use_rules(version: Any, *rules: Rule) -> None:
+    version.automations = to_json(Automations(rules=rules, messages=RULES.messages))
+    version.save(update_fields=["automations"])
+    engine.clear_rules_cache()
+
+
+def test_a_reminder_in_the_patients_quiet_hours_waits_for_their_end(
+    world: World, version: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from steg.dialog.models import NotificationPreference
+
+    _use_rules(
+        version,
+        Rule(
+            "late",
+            Trigger("after", anchor="start", days=1, at=datetime.time(22, 30)),
+            actions=(Action("remind"),),
+        ),
+    )
+    NotificationPreference.objects.create(
+        user=world.patient_user, quiet_from=datetime.time(22, 0), quiet_until=datetime.time(7, 0)
+    )
+    with clock(at(2026, 3, 20, 14)):
+        enrolment = activate(
+            invited(world, version, None), world, django_capture_on_commit_callbacks
+        )
+    with clock(at(2026, 3, 21, 22, 30)):
+        firing = Firing.objects.get(enrolment=enrolment, rule="late")
+        assert engine.fire(firing.pk) == "done"
+    reminder = Notification.objects.get(kind="reminder", patient=world.patient)
+    assert reminder.next_attempt_at == at(2026, 3, 22, 7, 0)
+    assert reminder.status == "queued"
+
+
+def test_request_questionnaire_makes_it_due_once(
+    world: World, version: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from steg.questionnaires.models import QuestionnaireRequest
+
+    _use_rules(
+        version,
+        Rule(
+            "motivation-check",
+            Trigger("after", anchor="start", days=14, at=datetime.time(9, 0)),
+            actions=(Action("request_questionnaire", key="motivation"),),
+        ),
+    )
+    with clock(at(2026, 3, 20, 14)):
+        enrolment = activate(
+            invited(world, version, None), world, django_capture_on_commit_callbacks
+        )
+    with clock(at(2026, 4, 3, 9, 0)):
+        firing = Firing.objects.get(enrolment=enrolment, rule="motivation-check")
+        assert engine.fire(firing.pk) == "done"
+        assert engine.fire(firing.pk) == "not-pending"
+    request = QuestionnaireRequest.objects.get(enrolment=enrolment)
+    assert (request.questionnaire_id, request.day, request.rule) == (
+        "motivation",
+        datetime.date(2026, 4, 3),
+        "motivation-check",
+    )
+
+
+def test_a_meeting_reminder_follows_the_meeting(
+    world: World, version: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from steg.care.meetings import book_meeting, cancel_meeting, reschedule_meeting
+
+    _use_rules(
+        version,
+        Rule("before-meeting", Trigger("meeting", hours=24), actions=(Action("remind"),)),
+    )
+    with clock(at(2026, 3, 20, 14)):
+        enrolment = activate(
+            invited(world, version, None), world, django_capture_on_commit_callbacks
+        )
+        meeting = book_meeting(
+            patient=world.patient,
+            unit=world.unit,
+            therapist=world.therapist,
+            starts_at=at(2026, 3, 25, 10),
+            duration_minutes=30,
+            mode="phone",
+            kind="follow_up",
+            enrolment=enrolment,
+            actor=world.therapist,
+        )
+
+        def pending() -> list[datetime.datetime]:
+            return list(
+                Firing.objects.filter(
+                    enrolment=enrolment, rule="before-meeting", status="pending"
+                ).values_list("scheduled_for", flat=True)
+            )
+
+        assert pending() == [at(2026, 3, 24, 10)]
+        meeting = reschedule_meeting(
+            meeting,
+            starts_at=at(2026, 3, 26, 15),
+            duration_minutes=30,
+            mode="phone",
+            actor=world.therapist,
+        )
+        assert pending() == [at(2026, 3, 25, 15)]
+        cancel_meeting(meeting, actor=world.therapist, reason="Sjuk")
+        assert pending() == []
+    assert (
+        Firing.objects.filter(
+            enrolment=enrolment, rule="before-meeting", status="cancelled"
+        ).count()
+        == 2
+    )
