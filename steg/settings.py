@@ -225,6 +225,8 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "10/m/user",
     "invitation_code": "10/15m/ip",  # wrong invitation codes (steg.care.views_invitations)
 }
+# Behind a proxy (nginx), how many proxies' X-Forwarded-For the rate limits trust (1 for one).
+ALLAUTH_TRUSTED_PROXY_COUNT = envint("STEG_TRUSTED_PROXY_COUNT", 0)
 MFA_ADAPTER = "steg.accounts.adapter.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Steg"

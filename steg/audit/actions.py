@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -29,8 +30,17 @@ class Actor:
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address; behind STEG_TRUSTED_PROXY_COUNT proxies, the one they forwarded
+    (as allauth's rate limits see it), not the proxy's own."""
     if request is None:
         return None
+    if getattr(settings, "ALLAUTH_TRUSTED_PROXY_COUNT", 0):
+        from allauth.account.adapter import get_adapter
+
+        try:
+            return str(get_adapter(request).get_client_ip(request)) or None
+        except Exception:  # a malformed header: fall back to the connection's address
+            return request.META.get("REMOTE_ADDR") or None
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -8,7 +8,7 @@ import html
 import re
 from collections.abc import Callable
 from io import StringIO
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -94,6 +94,21 @@ def test_staff_reading_a_patient_record_writes_an_event(
     assert event.purpose == "care"
     assert event.request_id == "req-from-proxy-0001" == response["X-Request-ID"]
     assert event.ip == "10.20.30.40"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "expected"), [(0, "127.0.0.1"), (1, "203.0.113.7")], ids=["direct", "proxied"]
+)
+def test_behind_a_trusted_proxy_the_forwarded_address_is_recorded(
+    world: World, client_as: Callable[[str], Client], settings: Any, proxies: int, expected: str
+) -> None:
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = proxies
+    client_as("therapist").get(
+        reverse("care:patient_record", args=[world.patient.pk]),
+        headers={"X-Forwarded-For": "203.0.113.7"},
+        REMOTE_ADDR="127.0.0.1",
+    )
+    assert latest_event().ip == expected
 
 
 def test_a_generated_request_id_is_recorded_and_sent_back(
