@@ -626,3 +626,19 @@ def test_a_meeting_reminder_follows_the_meeting(
         ).count()
         == 2
     )
+
+
+def test_an_automatic_message_changes_nothing_on_the_dashboard(
+    world: World, version: Any, immediate: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Firings do not recompute the dashboard row after an automatic message: nothing there
+    depends on one (checked here by recomputing it)."""
+    with clock(at(2026, 3, 20, 14)):
+        enrolment = activate(
+            invited(world, version, None), world, django_capture_on_commit_callbacks
+        )
+        assert automatic(enrolment) == ["welcome"]
+        fields = [f.name for f in Attention._meta.concrete_fields if f.name != "updated_at"]
+        kept = Attention.objects.filter(pk=enrolment.pk).values(*fields).get()
+        attention_changed(enrolment.pk)
+        assert Attention.objects.filter(pk=enrolment.pk).values(*fields).get() == kept
