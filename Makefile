@@ -61,14 +61,30 @@ check-deploy: env
 	  STEG_SMS_BACKEND=steg.dialog.sms.NullSmsBackend \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
+## make scale-out-demo: production settings on real engines on this machine: two gunicorn
+## processes behind nginx (Debian's package, installed if missing), PostgreSQL, Redis, two task
+## workers and two schedulers; checks sessions, shared rate limits, each automation firing once
+## and static files; stops and removes everything at the end (docs/deployment.md). About 1 min.
+## Options: DEMO_ARGS="--firings 1000 --keep-logs"
+.PHONY: scale-out-demo
+scale-out-demo: env
+	@bash scripts/scale-out-demo.sh $(DEMO_ARGS)
+
 clean:
 	rm -rf .venv .venv-uv .pytest_cache .mypy_cache .ruff_cache staticfiles
 
-## make bench: load benchmark of the patient's programme pages against a minimal page
-## (gunicorn + wrk on loopback); writes docs/performance.md. Options: BENCH_ARGS="--duration 30"
-.PHONY: bench bench-programme bench-dashboard
-bench: bench-programme
+## make bench: the key requests of patients and therapists under load (gunicorn, 2 workers,
+## production settings; wrk on loopback) against a minimal page in the same run, with the budgets
+## of issue #9 as PASS/FAIL lines (exits 1 when one fails); writes its section of
+## docs/performance.md. SQLite with 1,000 patients, about 4 minutes. BENCH_ARGS="--scale large":
+## PostgreSQL (DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres) with 100,000 patients
+## against 1,000, about 8 minutes. Other options: BENCH_ARGS="--duration 30 --wait-idle 600"
+.PHONY: bench bench-programme bench-dashboard bench-automation
+bench: env
+	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
+## make bench-programme: the patient's programme pages in detail (where the time goes, profiled
+## in-process) against a minimal page; writes its section of docs/performance.md.
 bench-programme: env
 	$(PY) benchmarks/programme_pages.py $(BENCH_ARGS)
 
@@ -78,3 +94,12 @@ bench-programme: env
 ## section of docs/performance.md. Takes about 10 minutes. Options: BENCH_ARGS="--rounds 5"
 bench-dashboard: env
 	$(PY) benchmarks/dashboard.py $(BENCH_ARGS)
+
+## make bench-automation: the automation scheduler's tick at 1,000 and 100,000 enrolments (under
+## 2 s, and within 1.5 times the tick at 1,000), workers draining 10,000 automatic messages, and
+## a worker killed mid-batch (every due action exactly once), on PostgreSQL (DATABASE_URL or
+## postgres://postgres@127.0.0.1:5432/postgres; creates and drops its own database); fails when
+## a budget or the exactly-once check fails; writes its section of docs/performance.md. Takes
+## about 15 minutes. Options: BENCH_ARGS="--rounds 9" (quick: "--enrolments 5000 --due 1000")
+bench-automation: env
+	$(PY) benchmarks/automation.py $(BENCH_ARGS)

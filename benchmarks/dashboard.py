@@ -96,8 +96,10 @@ SELECT '!', false, 'patient' || g || '@bench.example',
        'Bench' || g, 'sv', true, now() - interval '420 days'
 FROM bench;
 
-INSERT INTO care_patient (personnummer, first_name, last_name, phone, email, created_at, user_id)
-SELECT lpad(g::text, 12, '0'), u.first_name, u.last_name, '', u.email, u.date_joined, u.id
+INSERT INTO care_patient (personnummer, first_name, last_name, phone, email, time_zone,
+    created_at, user_id)
+SELECT lpad(g::text, 12, '0'), u.first_name, u.last_name, '', u.email, 'Europe/Stockholm',
+       u.date_joined, u.id
 FROM bench JOIN accounts_user u ON u.email = 'patient' || g || '@bench.example';
 
 ALTER TABLE bench ADD COLUMN patient_id bigint, ADD COLUMN user_id bigint,

@@ -1,7 +1,7 @@
 """Load benchmark: the patient's programme pages against a minimal Django page, same server.
 
     .venv/bin/python benchmarks/programme_pages.py [--duration 10] [--rounds 3]
-    make bench BENCH_ARGS="--rounds 3"          # the same
+    make bench-programme BENCH_ARGS="--rounds 3"          # the same
     ... --database-url postgres://postgres@127.0.0.1:5432/postgres   # PostgreSQL instead
 
 What it does, all in a throwaway folder that is removed afterwards:
@@ -50,7 +50,7 @@ import tempfile
 import time
 import types
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +63,9 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 SETTINGS_MODULE = "benchmarks.settings"
+# Its section of docs/performance.md is between these markers.
+START = "<!-- benchmarks/programme_pages.py: start -->"
+END = "<!-- benchmarks/programme_pages.py: end -->"
 # Settings that come from the environment and must not leak in from the caller's shell.
 INHERITED_SETTINGS = (
     "DATABASE_URL",
@@ -386,9 +389,16 @@ def _own_and_children_jiffies() -> float:
     return ticks * (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime)
 
 
-def run_wrk(command: list[str], duration: float, server_pid: int | None = None) -> WrkResult:
-    """Run wrk; with server_pid, also measure how much CPU other processes took meanwhile."""
-    pids = _server_pids(server_pid) if server_pid else []
+def run_wrk(
+    command: list[str],
+    duration: float,
+    server_pid: int | None = None,
+    also: Sequence[int] = (),
+) -> WrkResult:
+    """Run wrk; with server_pid, also measure how much CPU other processes took meanwhile
+    (other than the server, wrk, this script and the processes in `also`, such as the
+    database server's backends that serve the workers)."""
+    pids = [*_server_pids(server_pid), *also] if server_pid else []
     machine0, busy0 = _machine_jiffies()
     ours0 = sum(_process_jiffies(p) for p in pids) + _own_and_children_jiffies()
     out = subprocess.run(
@@ -835,26 +845,27 @@ def render_report(ctx: dict[str, Any]) -> str:
         )
     history = ctx["history"]
     db = ctx["database"]
-    return f"""# Performance
+    return f"""{START}
+## The patient's programme pages in detail (`make bench-programme`)
 
 Each patient page is meant to run a fixed number of SQL queries, whatever the size of the
 programme and however long the patient's history is (the script checks the second part: it
 counts each page's statements before and after the load runs, which add thousands of
-progress events to the patient's history). This page records what the pages cost under load:
-each page of the patient's programme is measured with [wrk](https://github.com/wg/wrk)
-against a minimal Django page served by the same gunicorn in the same run, and the ratio
-between the two is the figure to watch (absolute numbers depend on the machine and on what
-else it is doing; the ratio much less). The numbers below were produced by
-`benchmarks/programme_pages.py`; run it again with `make bench` after changing anything on
-these pages.
+progress events to the patient's history). This section records where the time of the
+programme pages goes: each page of the patient's programme is measured with
+[wrk](https://github.com/wg/wrk) against a minimal Django page served by the same gunicorn in
+the same run, and profiled in-process. The numbers below were produced by
+`benchmarks/programme_pages.py`; run it again with `make bench-programme` after changing
+anything on these pages.
 
-## How it was measured
+### How it was measured
 
 ```
 {ctx["command"]}
 ```
 
-(`make bench` runs the same script; pass options with `make bench BENCH_ARGS="--duration 30"`.)
+(`make bench-programme` runs the same script; pass options with
+`make bench-programme BENCH_ARGS="--duration 30"`.)
 
 - **Machine**: {ctx["nproc"]} CPUs ({ctx["cpu"]}), {ctx["os"]}; Python {ctx["python"]},
   Django {ctx["django"]}, gunicorn {ctx["gunicorn"]}, {ctx["wrk"]}. wrk runs on the same
@@ -886,7 +897,7 @@ these pages.
 
 Run on {ctx["date"]}.
 
-## Results
+### Results
 
 {result_table(rows, baseline)}
 
@@ -901,7 +912,7 @@ requests/s of the minimal page (mean of its runs, {baseline:,.0f} req/s):
 
 {ctx["odd"]}
 
-## Where the time goes
+### Where the time goes
 
 Mean milliseconds per request in-process (Django test client, no HTTP, one process, mean of
 {ctx["breakdown_requests"]} requests after warm-up, measured after the load runs):
@@ -936,12 +947,23 @@ What each page writes:
 
 
 def write_report(path: Path, report: str) -> None:
-    """Write the report, keeping what other benchmarks wrote on the same page: everything from
-    the first `<!-- benchmarks/` marker on (benchmarks/dashboard.py writes such a section)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    marker = text.find("<!-- benchmarks/")
-    kept = "\n" + text[marker:] if marker >= 0 else ""
-    path.write_text(report.rstrip("\n") + "\n" + kept, encoding="utf-8")
+    """Put the report in place of its earlier version between its markers, or, the first time,
+    before the sections the other benchmarks wrote after it (or at the end)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
+    section = report.rstrip("\n") + "\n" + END
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        text = before + section + rest.split(END, 1)[1]
+    else:
+        later = [
+            text.find(m)
+            for m in ("<!-- benchmarks/dashboard.py", "<!-- benchmarks/automation.py")
+            if m in text
+        ]
+        at = min(later) if later else len(text)
+        head, tail = text[:at].rstrip("\n"), text[at:].lstrip("\n")
+        text = head + "\n\n" + section + "\n\n" + tail
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -1128,7 +1150,11 @@ def _measure(
     from steg.programmes.models import ProgressEvent
 
     wait_until_serving(port, server)
-    enrolment = Enrolment.objects.get(patient__user__email=PATIENT.email)
+    # The demo patient is enrolled in the example programme and in the tobacco programme;
+    # these pages are measured in the example programme (bench.py measures the tobacco one).
+    enrolment = Enrolment.objects.get(
+        patient__user__email=PATIENT.email, programme_version__programme__slug="example"
+    )
     treatment = f"/patient/treatments/{enrolment.pk}/"
     targets = [
         Target("minimal", "Minimal page", "/bench/minimal/"),

@@ -1,4 +1,5 @@
-"""Steg's URLconf plus /bench/minimal/, the baseline page for the load benchmarks."""
+"""Steg's URLconf plus /bench/minimal/, the baseline page for the load benchmarks, and
+/bench/layout/, the same inside Steg's layout."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ def minimal(request: HttpRequest) -> HttpResponse:
     return render(request, "bench/minimal.html", {"title": "Steg benchmark"})
 
 
+def layout(request: HttpRequest) -> HttpResponse:
+    """The same text inside Steg's layout (base.html: the header with its links and the
+    patient's message count, the footer), with no other queries: what the layout costs."""
+    return render(request, "bench/layout.html", {"title": "Steg benchmark"})
+
+
 urlpatterns = [
     path("bench/minimal/", minimal, name="bench_minimal"),
+    path("bench/layout/", layout, name="bench_layout"),
     path("", include("steg.urls")),
 ]
 

@@ -285,6 +285,13 @@ class Referral(models.Model):
             models.Index(fields=["receiving_unit", "status", "-created_at"]),
             models.Index(fields=["receiving_unit", "assigned_to", "-created_at"]),
             models.Index(fields=["referrer", "-created_at"]),
+            # The inbox's default page: a unit's open referrals, newest first, read in order
+            # from the index however many there are (no sort of them all).
+            models.Index(
+                fields=["receiving_unit", "-created_at", "-id"],
+                condition=models.Q(status__in=["new", "in_progress", "assessed"]),
+                name="referral_open_inbox",
+            ),
         ]
         constraints = [
             # At most one open referral for a patient at a unit.

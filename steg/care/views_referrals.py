@@ -13,12 +13,13 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.functional import cached_property
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -43,6 +44,7 @@ from .actions import (
 )
 from .forms_referrals import (
     DEPENDENCE_PREFIX,
+    OPEN,
     OPEN_STATUSES,
     AssessmentForm,
     AssignForm,
@@ -171,6 +173,43 @@ def referrals_sent(request: HttpRequest) -> HttpResponse:
 
 # --------------------------------------------------------------------------- the unit's inbox
 
+# Closed referrals pile up for as long as a unit works; the inbox counts them up to this many
+# (shown as "1000+"), so that its page costs the same after years as in the first week. The
+# open ones, which are few, are counted exactly.
+CLOSED_COUNT_LIMIT = 1000
+
+
+def _status_counts(referrals: QuerySet[Referral]) -> tuple[dict[str, int], bool]:
+    """The referrals of each status (two queries, each read from an index alone), and whether
+    there were more closed ones than CLOSED_COUNT_LIMIT (then counted as that many)."""
+    by_status = dict(
+        referrals.filter(status__in=OPEN_STATUSES)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("*"))
+        .values_list("status", "n")
+    )
+    closed = (
+        referrals.filter(status=Referral.Status.CLOSED)
+        .order_by()
+        .values("pk")[: CLOSED_COUNT_LIMIT + 1]
+        .count()
+    )
+    by_status[Referral.Status.CLOSED] = min(closed, CLOSED_COUNT_LIMIT)
+    return by_status, closed > CLOSED_COUNT_LIMIT
+
+
+class _CountedPaginator(Paginator):
+    """A paginator given the number of objects, counted already, instead of its COUNT(*)."""
+
+    def __init__(self, object_list: QuerySet[Referral], per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
 
 @login_required
 @require_GET
@@ -181,15 +220,13 @@ def referral_inbox(request: HttpRequest, unit_id: int) -> HttpResponse:
     filters = InboxFilterForm(request.GET)
     status, assignee = filters.values()
     received = Referral.objects.filter(receiving_unit=unit)
-    counted = filter_assignee(received, assignee=assignee, user=user)
-    by_status = dict(
-        counted.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
-    )
+    by_status, more_closed = _status_counts(filter_assignee(received, assignee=assignee, user=user))
     counts = [
         {
             "status": value,
             "label": label,
             "count": by_status.get(value, 0),
+            "more": value == Referral.Status.CLOSED and more_closed,
             "query": urlencode({"status": value, "assignee": assignee}),
         }
         for value, label in Referral.Status.choices
@@ -199,7 +236,13 @@ def referral_inbox(request: HttpRequest, unit_id: int) -> HttpResponse:
         .select_related("patient", "referring_unit", "assigned_to")
         .order_by("-created_at", "-pk")
     )
-    page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Open referrals, as listed by default, have just been counted: no COUNT(*) again here.
+    if status == OPEN or status in OPEN_STATUSES:
+        listed = sum(by_status.get(s, 0) for s in OPEN_STATUSES if status in (OPEN, s))
+        paginator: Paginator = _CountedPaginator(referrals, PAGE_SIZE, count=listed)
+    else:
+        paginator = Paginator(referrals, PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
     record_event(
         action="care.referral.listed",
         actor=Actor(user, membership.role, unit),

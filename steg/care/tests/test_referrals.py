@@ -15,6 +15,7 @@ from pytest_django.fixtures import Settings
 
 from steg.accounts.models import Membership, Unit, User
 from steg.audit.models import AuditEvent
+from steg.care import views_referrals
 from steg.care.models import Patient, Referral
 from steg.testing.personas import World, make_staff
 
@@ -468,6 +469,27 @@ def test_the_inbox_counts_the_referrals_of_each_status(
     assert "In progress: 1" in text
     mine = as_en("therapist").get(inbox_url(world.unit), {"assignee": "mine"})
     assert {c["status"]: c["count"] for c in mine.context["counts"]}["new"] == 0
+
+
+def test_the_inbox_counts_closed_referrals_up_to_a_limit(
+    world: World, as_en: Callable[[str], Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views_referrals, "CLOSED_COUNT_LIMIT", 2)
+    make_referral(world, 1)
+    for n in range(2, 5):
+        make_referral(world, n, status=Referral.Status.CLOSED)
+
+    response = as_en("therapist").get(inbox_url(world.unit))
+
+    counts = {c["status"]: (c["count"], c["more"]) for c in response.context["counts"]}
+    assert counts["closed"] == (2, True)
+    assert counts["new"] == (1, False)
+    text = response.content.decode()
+    assert "Closed: 2+" in text
+    assert "New: 1<" in text
+    # The closed ones are still listed in full, page by page, when asked for.
+    closed = as_en("therapist").get(inbox_url(world.unit), {"status": "closed"})
+    assert len(listed_ids(closed)) == 3 + 1  # and the world's
 
 
 def test_the_inbox_is_paginated_by_25_and_keeps_the_filter_on_the_next_page(
