@@ -69,6 +69,7 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 from benchmarks import programme_pages as pp  # noqa: E402
+from benchmarks.common import replace_section  # noqa: E402
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE = "steg_bench_automation"
@@ -922,7 +923,7 @@ def measure(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> int:
     for line in verdict_lines(ctx):
         print(line)
     if not args.no_write:
-        write_section(Path(args.output), render(ctx))
+        replace_section(Path(args.output), render(ctx), START, END)
         log(f"wrote its section of {args.output}")
     return 1 if ctx["failed"] else 0
 
@@ -1131,18 +1132,6 @@ and with nothing due:
 ```
 {END}
 """  # noqa: S608 - a report, not SQL
-
-
-def write_section(path: Path, section: str) -> None:
-    """Put the section in place of its earlier version, or at the end of the page."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + section.rstrip("\n") + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -70,8 +70,7 @@ import tempfile
 import time
 import types
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -84,6 +83,7 @@ if str(BASE_DIR) not in sys.path:
 
 from benchmarks import dashboard as dash  # noqa: E402
 from benchmarks import programme_pages as pp  # noqa: E402
+from benchmarks.common import postgres_database  # noqa: E402
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 LUA_POST = BASE_DIR / "benchmarks" / "lua" / "post.lua"
@@ -1403,36 +1403,6 @@ OTHER_SECTIONS = (
 # --- main ---------------------------------------------------------------------------------------
 
 
-@contextmanager
-def postgres_database(
-    server_url: str, name: str, *, reuse: bool, keep: bool
-) -> Iterator[tuple[str, bool]]:
-    """The dataset's database: (its URL, whether it was there already, seeded)."""
-    import psycopg
-
-    parts = urllib.parse.urlsplit(server_url)
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-        exists = bool(
-            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        )
-        if exists and not reuse:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = False
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            log(f"created PostgreSQL database {name}")
-    try:
-        yield parts._replace(path=f"/{name}").geturl(), exists
-    finally:
-        if keep:
-            log(f"kept PostgreSQL database {name}")
-        else:
-            with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            log(f"dropped PostgreSQL database {name}")
-
-
 def kept_seed(ds: Dataset) -> dict[str, Any] | None:
     try:
         rows = sql_rows(ds, "SELECT seed FROM bench_seed")
@@ -1460,6 +1430,7 @@ def prepare(args: argparse.Namespace, ds: Dataset, tmp: Path, stack: ExitStack) 
                 f"steg_bench_{ds.patients}",
                 reuse=args.reuse,
                 keep=args.keep or args.reuse,
+                log=log,
             )
         )
     ds.env = pp.bench_environment(tmp, ds.database_url, None)

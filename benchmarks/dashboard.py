@@ -51,9 +51,7 @@ import sys
 import tempfile
 import time
 import types
-import urllib.parse
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +62,7 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 from benchmarks import programme_pages as pp  # noqa: E402
+from benchmarks.common import postgres_database, replace_section  # noqa: E402
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 THERAPISTS = 21
@@ -409,34 +408,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-@contextmanager
-def database(server_url: str, name: str, *, reuse: bool, keep: bool) -> Iterator[tuple[str, bool]]:
-    """The size's database: (its URL, whether it was there already)."""
-    import psycopg
-
-    parts = urllib.parse.urlsplit(server_url)
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-        exists = bool(
-            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        )
-        if exists and not reuse:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = False
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            log(f"created PostgreSQL database {name}")
-    try:
-        yield parts._replace(path=f"/{name}").geturl(), exists
-    finally:
-        if not keep:
-            with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            log(f"dropped PostgreSQL database {name}")
-        else:
-            log(f"kept PostgreSQL database {name}")
-
-
 def run_helper(env: dict[str, str], *args: str, timeout: float) -> dict[str, Any]:
     """Run this script in a subprocess (Django set up there) and read its JSON answer."""
     out = subprocess.run(
@@ -510,11 +481,12 @@ def main(argv: list[str]) -> int:
             static_done = False
             for size in args.sizes:
                 url, existed = stack.enter_context(
-                    database(
+                    postgres_database(
                         args.database_url,
                         f"steg_bench_dashboard_{size}",
                         reuse=args.reuse,
                         keep=args.keep or args.reuse,
+                        log=log,
                     )
                 )
                 env = pp.bench_environment(tmp, url, None)
@@ -655,7 +627,7 @@ def _measure(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> int:
     for problem in failed:
         print(f"FAILED: {problem}")
     if not args.no_write:
-        write_section(Path(args.output), render(context))
+        replace_section(Path(args.output), render(context), START, END)
         log(f"wrote its section of {args.output}")
     return 1 if failed else 0
 
@@ -792,18 +764,6 @@ Pages deep into a unit of 100,000 (page 2,000, say) still pay for the rows skipp
 the first pages, where what needs attention is, do not.
 {END}
 """
-
-
-def write_section(path: Path, section: str) -> None:
-    """Put the section in place of its earlier version, or at the end of the page."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + section.rstrip("\n") + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
