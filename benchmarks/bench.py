@@ -1576,6 +1576,12 @@ def _measure(args: argparse.Namespace, datasets: list[Dataset], tmp: Path) -> in
                 print(f"--- {ds.name} {key}", file=sys.stderr)
                 for sql in found["sql"]:
                     print("   ", sql[:300], file=sys.stderr)
+    if args.in_process:
+        for ds in datasets:
+            print(time_table(ds))
+            for problem in ds.problems:
+                print(f"CHECK FAILED: {ds.name}: {problem}")
+        return 1 if any(ds.problems for ds in datasets) else 0
     if any(ds.problems for ds in datasets) and not args.force:
         for ds in datasets:
             for problem in ds.problems:
@@ -1676,6 +1682,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--timed", type=int, default=100, help="requests timed in-process per request (100)"
     )
     parser.add_argument("--profile", action="store_true", help="print cProfile of each page")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="only the in-process timing (and --profile): no load, no report; for quick work",
+    )
     parser.add_argument("--show-sql", action="store_true", help="print each request's SQL")
     parser.add_argument(
         "--force", action="store_true", help="load the requests even when a check fails"
