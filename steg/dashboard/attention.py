@@ -1,10 +1,18 @@
 """What needs a therapist's attention, per enrolment (issue #7: the dashboard).
 
-`attention_changed(enrolment_id)` is called (after commit) by every action that changes
-something the dashboard's flags are made from: a message sent or read, feedback given, an
-exercise or questionnaire submitted, a meeting booked, moved or cancelled, the treatment's
-status, therapist or quit date changed. It recomputes the enrolment's `Attention` row from
-the sources in a fixed number of queries and adds the difference to `FlagCounts`.
+`attention_changed(enrolment_id)` is called (after commit) by every action of staff (and of
+the automation's workers) that changes something the dashboard's flags are made from:
+feedback given, messages read, a meeting booked, moved or cancelled, the treatment's status,
+therapist or quit date changed, a rule's flag raised or handled. It recomputes the
+enrolment's `Attention` row from the sources in a fixed number of queries and adds the
+difference to `FlagCounts`.
+
+The patient's own changes (a message sent or read, an exercise, questionnaire or quit date
+submitted) only mark the row stale, in their own transaction (`attention_stale`): the
+dashboard recomputes the stale rows of the units it shows before reading (`refresh_stale`),
+and the scheduled refresh recomputes the rest. The patient's request does not pay for the
+therapist's view (half of a message send's time, measured in issue #9), and a patient who
+writes five times between two looks at the dashboard costs one recomputation.
 
 Three flags change with time alone (inactive, meeting today, follow-up due):
 `refresh_time_based()` updates the rows whose state has changed with set-based UPDATEs; the
@@ -89,6 +97,34 @@ def attention_changed_on_commit(enrolment_id: int) -> None:
     puts it right; the action that called this has succeeded.
     """
     transaction.on_commit(partial(attention_changed, enrolment_id), robust=True)
+
+
+def attention_stale(enrolment_id: int, *, activity_at: datetime.datetime | None = None) -> None:
+    """The patient changed something the enrolment's row is made from (sent a message, read
+    one, submitted an answer): mark the row stale, inside the caller's transaction, instead of
+    recomputing it now. One UPDATE; with `activity_at`, the patient's activity moves with it,
+    as the automation's inactivity rules read it.
+
+    The patient does not wait for the therapist's dashboard: it recomputes the stale rows of
+    the units it shows before it reads them (`refresh_stale`), and the scheduled refresh
+    recomputes the rest, so several changes between two looks cost one recomputation. An
+    enrolment without a row yet gets one after the commit, as with `attention_changed`.
+    """
+    fields: dict[str, Any] = {"stale": True}
+    if activity_at is not None:
+        fields.update(last_activity_at=activity_at, quiet_since=activity_at)
+    if not Attention.objects.filter(pk=enrolment_id).update(**fields):
+        attention_changed_on_commit(enrolment_id)
+
+
+def refresh_stale(unit_ids: Iterable[int] | None = None) -> int:
+    """Recompute the stale rows (of these units; all when None). Returns how many. One query
+    when there are none."""
+    rows = Attention.objects.filter(stale=True)
+    if unit_ids is not None:
+        rows = rows.filter(unit_id__in=list(unit_ids))
+    ids = list(rows.values_list("pk", flat=True))
+    return recompute_many(ids) if ids else 0
 
 
 def activity_seen(enrolment_id: int, *, at: datetime.datetime | None = None) -> None:
@@ -636,6 +672,8 @@ def refresh_time_based(now: datetime.datetime | None = None) -> int:
             "pk", flat=True
         )
     )
+    # Rows the patient has changed since they were last recomputed (attention_stale).
+    stale += Attention.objects.filter(stale=True).values_list("pk", flat=True)
     changed = recompute_many([*stale, *missing], now=now) if stale or missing else 0
 
     quiet = Q(status="active", quiet_since__lt=inactive_cutoff(now))

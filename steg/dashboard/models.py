@@ -104,6 +104,10 @@ class Attention(models.Model):
     # The sum of the weights of the flags the row has (FLAGS).
     priority = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField()
+    # The patient changed something the row is made from and the row has not been recomputed
+    # since (`attention_stale`): the dashboard recomputes such rows before it reads them, and
+    # the scheduled refresh recomputes the rest.
+    stale = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("attention")
@@ -129,6 +133,8 @@ class Attention(models.Model):
                 for flag in FLAGS
                 for scope in ("therapist", "unit")
             ),
+            # The rows to recompute before a dashboard is read, per unit.
+            models.Index(fields=["unit"], condition=models.Q(stale=True), name="attention_stale"),
             # The scheduled refresh: rows whose time-based flags may change.
             models.Index(fields=["status", "quiet_since"], name="attention_quiet"),
             models.Index(fields=["next_meeting_at"], name="attention_next_meeting"),

@@ -22,6 +22,7 @@ from steg.audit.actions import Actor, record_event
 from steg.care import access
 from steg.care.models import CARE_ROLES, Enrolment
 
+from .attention import refresh_stale
 from .forms_dashboard import MINE, UNIT, DashboardForm
 from .models import COUNTERS, FLAGS, FLAGS_BY_KEY, Attention, Flag, FlagCounts
 
@@ -130,6 +131,9 @@ def home(request: HttpRequest) -> HttpResponse:
         unit = units[0]
     flag = FLAGS_BY_KEY.get(str(form.value("flag") or ""))
 
+    # The rows the patients have changed since they were last computed, first (one query
+    # when there are none; see attention_stale).
+    refresh_stale([unit.pk] if scope == UNIT and unit is not None else [u.pk for u in units])
     if scope == UNIT and unit is not None:
         attention = Attention.objects.filter(unit=unit)
         counters = FlagCounts.objects.filter(unit=unit)

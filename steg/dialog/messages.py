@@ -30,7 +30,7 @@ from steg.accounts.models import Membership, Unit, User
 from steg.audit.actions import Actor, record_event
 from steg.care.access import staff_actor
 from steg.care.models import Enrolment
-from steg.dashboard.attention import attention_changed
+from steg.dashboard.attention import attention_changed, attention_stale
 from steg.programmes.models import ExerciseAnswer, Programme
 from steg.programmes.outline import get_outline
 from steg.questionnaires.loader import get_questionnaire
@@ -158,8 +158,15 @@ def _staff_actor(enrolment: Enrolment, user: User) -> Actor:
     return actor
 
 
-def _attention_changed(enrolment_id: int) -> None:
-    transaction.on_commit(lambda: attention_changed(enrolment_id))
+def _attention_changed(
+    enrolment_id: int, *, by_patient: bool = False, activity_at: datetime.datetime | None = None
+) -> None:
+    """Staff's changes recompute the dashboard row after the commit; the patient's mark it
+    stale in the same transaction (steg.dashboard.attention.attention_stale)."""
+    if by_patient:
+        attention_stale(enrolment_id, activity_at=activity_at)
+    else:
+        transaction.on_commit(lambda: attention_changed(enrolment_id))
 
 
 # What feedback can be on --------------------------------------------------------------------------
@@ -459,7 +466,7 @@ def mark_thread_read(
         detail={"messages": shown_ids or [], "marked_read": marked},
     )
     if marked:
-        _attention_changed(enrolment.pk)
+        _attention_changed(enrolment.pk, by_patient=not as_staff)
     return marked
 
 
@@ -611,7 +618,10 @@ def send_message(
         purpose="care" if role == Message.SenderRole.STAFF else "self-service",
         detail=detail,
     )
-    _attention_changed(enrolment.pk)
+    patient = role == Message.SenderRole.PATIENT
+    _attention_changed(
+        enrolment.pk, by_patient=patient, activity_at=stored.created_at if patient else None
+    )
     return Sent(stored, created=True)
 
 

@@ -20,7 +20,10 @@ from django.utils import timezone
 from steg.audit.actions import Actor, record_event
 from steg.automation import engine as automation
 from steg.automation.spec import to_json as automations_to_json
-from steg.dashboard.attention import activity_seen_on_commit, attention_changed_on_commit
+from steg.dashboard.attention import (
+    activity_seen_on_commit,
+    attention_stale,
+)
 
 from . import aids
 from .format import Block, ProgrammeFormatError, ProgrammeSpec, load_programme
@@ -290,7 +293,7 @@ def save_exercise(
     answer.save(update_fields=fields)
     ProgressEvent.objects.create(enrolment=enrolment, kind=kind, subject=key, created_at=now)
     if submit:
-        attention_changed_on_commit(enrolment.pk)
+        attention_stale(enrolment.pk, activity_at=now)
     else:
         activity_seen_on_commit(enrolment.pk)
     record_event(

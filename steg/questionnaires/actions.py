@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from steg.audit.actions import Actor, record_event
 from steg.automation import engine as automation
-from steg.dashboard.attention import attention_changed_on_commit
+from steg.dashboard.attention import attention_stale
 from steg.programmes.models import ProgressEvent
 
 from . import logic
@@ -107,7 +107,7 @@ def submit(
         subject=f"{questionnaire.id}:{day.isoformat()}",
         created_at=now,
     )
-    attention_changed_on_commit(enrolment.pk)
+    attention_stale(enrolment.pk, activity_at=now)
     automation.record_event(
         enrolment,
         "questionnaire_submitted",

@@ -13,10 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from steg.accounts.models import Membership, Unit
+from steg.accounts.models import Membership, Unit, User
 from steg.audit.models import AuditEvent
 from steg.care.models import Enrolment
 from steg.dashboard.attention import attention_changed, rebuild_all
+from steg.dashboard.models import Attention
+from steg.dialog.messages import send_message
 from steg.dialog.models import Message
 from steg.testing.personas import World, make_staff
 
@@ -260,3 +262,61 @@ def test_the_dashboard_runs_the_same_queries_whatever_the_number_of_patients(
     rebuild_all()
     assert _queries(client, params) == few
     assert few <= 12
+
+
+def _patient_writes(world: World, enrolment: Enrolment) -> None:
+    """A message from the patient, through the same action as the patient's page."""
+    patient = enrolment.patient
+    if patient.user is None:
+        patient.user = User.objects.create_user(f"p{patient.pk}@test.example", "x" * 12)
+        patient.save(update_fields=["user"])
+    send_message(
+        enrolment=enrolment,
+        sender=patient.user,
+        role=Message.SenderRole.PATIENT,
+        body="Hej, en fråga.",
+        client_token=f"t-{enrolment.pk}-{Message.objects.count()}",
+        request=None,
+    )
+
+
+def test_what_a_patient_writes_is_on_the_dashboard_at_the_next_look(
+    client_as: Callable[[str], Client], world: World
+) -> None:
+    """The patient's message only marks the row stale (the patient does not wait for the
+    therapist's view); the dashboard recomputes it before it reads, counts included."""
+    enrolment = make_patient(world, 1)
+    rebuild_all()
+    client = client_as("therapist")
+    assert "Unread messages: 0" in re.sub(r"<[^>]+>", "", client.get(URL).content.decode())
+    _patient_writes(world, enrolment)
+    _patient_writes(world, enrolment)
+    row = Attention.objects.get(pk=enrolment.pk)
+    assert row.stale and row.unread_messages == 0
+
+    response = client.get(URL, {"flag": "unread"})
+    assert names(response) == ["Last001, First001"]
+    text = re.sub(r"<[^>]+>", "", response.content.decode())
+    assert "Unread messages: 1" in text
+    row.refresh_from_db()
+    assert not row.stale and row.unread_messages == 2
+
+
+def test_stale_rows_cost_the_dashboard_the_same_queries_however_many(
+    client_as: Callable[[str], Client], world: World
+) -> None:
+    client = client_as("therapist")
+    enrolments = [make_patient(world, n) for n in range(40)]
+    rebuild_all()
+    client.get(URL)  # the session is warm afterwards
+
+    def queries_after_writes(count: int) -> int:
+        for enrolment in enrolments[:count]:
+            _patient_writes(world, enrolment)
+        assert Attention.objects.filter(stale=True).count() == count
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL).status_code == 200
+        assert not Attention.objects.filter(stale=True).exists()
+        return len(captured.captured_queries)
+
+    assert queries_after_writes(2) == queries_after_writes(40)

@@ -17,9 +17,11 @@ from steg.care.models import Enrolment, Meeting
 from steg.dashboard.attention import (
     attention_changed,
     rebuild_all,
+    refresh_stale,
     refresh_time_based,
 )
 from steg.dashboard.models import Attention, FlagCounts
+from steg.dialog.messages import send_message
 from steg.dialog.models import Message
 from steg.programmes.actions import record_page_view, save_exercise
 from steg.programmes.models import Page, ProgrammeVersion
@@ -526,6 +528,7 @@ def test_recomputing_one_treatment_takes_the_same_queries_however_long_its_histo
         staff_message(world, world.enrolment, kind="exercise", key="why-try")
     submit_exercise(world, world.enrolment)
     submit_mood(world, feeling="bad", stress=10)
+    attention_changed(world.enrolment.pk)  # the patient's changes only marked the row stale
     assert queries() == few
 
 
@@ -546,6 +549,7 @@ def test_rebuilding_gives_the_rows_and_counts_the_actions_kept(
         "unread",
         "inactive",
     )
+    refresh_stale()  # what the dashboard does before it reads the rows
     kept_rows = {a.pk: a.priority for a in Attention.objects.all()}
     kept_counts = list(FlagCounts.objects.order_by("unit", "therapist").values(*fields))
     assert kept_rows == {world.enrolment.pk: 64 + 16 + 8, slipping.pk: 128}
@@ -559,4 +563,26 @@ def test_rebuilding_gives_the_rows_and_counts_the_actions_kept(
     units = {world.unit.pk}
     rebuilt_counts = FlagCounts.objects.filter(unit__in=units).order_by("unit", "therapist")
     assert list(rebuilt_counts.values(*fields)) == kept_counts
+    assert_counters_match_rows()
+
+
+def test_the_scheduled_refresh_recomputes_rows_the_patient_made_stale(world: World) -> None:
+    attention_changed(world.enrolment.pk)
+    with committed():
+        send_message(
+            enrolment=world.enrolment,
+            sender=world.patient_user,
+            role=Message.SenderRole.PATIENT,
+            body="Hej!",
+            client_token="stale",
+            request=None,
+        )
+    stale = Attention.objects.get(pk=world.enrolment.pk)
+    assert stale.stale and stale.unread_messages == 0
+    # The patient's activity moved at once (the automation's inactivity rules read it).
+    sent = Message.objects.get(client_token="stale")
+    assert stale.last_activity_at == stale.quiet_since == sent.created_at
+    refresh_time_based()
+    fresh = Attention.objects.get(pk=world.enrolment.pk)
+    assert not fresh.stale and fresh.unread_messages == 1
     assert_counters_match_rows()

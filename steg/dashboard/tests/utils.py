@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from steg.accounts.models import User
 from steg.care.models import Enrolment, Patient
-from steg.dashboard.attention import recount
+from steg.dashboard.attention import recount, refresh_stale
 from steg.dashboard.models import COUNTERS, Attention, FlagCounts
 from steg.programmes.models import ProgrammeVersion
 from steg.testing.personas import World, start_treatment
@@ -25,6 +25,9 @@ Counts = dict[tuple[int, int | None], dict[str, int]]
 
 
 def row(enrolment: Enrolment) -> Attention:
+    """The enrolment's row as the dashboard reads it: the patient's changes only mark rows
+    stale, and the dashboard recomputes those first."""
+    refresh_stale()
     return Attention.objects.get(pk=enrolment.pk)
 
 
