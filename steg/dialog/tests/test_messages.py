@@ -143,6 +143,31 @@ def test_the_header_shows_the_patients_unread_messages_as_text(
     assertNotContains(english("therapist").get(reverse("home"), follow=True), "unread")
 
 
+def test_the_header_counts_unread_messages_of_the_patients_conversations_only(
+    world: World,
+) -> None:
+    """What the header's one statement counts: messages from staff and Steg that the patient
+    has not read, in every treatment but invited ones; nothing for someone not a patient."""
+    assert dialog.patient_inbox(world.patient_user) == dialog.Inbox(treatments=1, unread=0)
+    make_message(world.enrolment, world.therapist, "staff", "Hej Pia!")
+    make_message(world.enrolment, None, "system", "Påminnelse.")
+    make_message(world.enrolment, world.patient_user, "patient", "Mitt eget.")
+    read = make_message(world.enrolment, world.therapist, "staff", "Läst.")
+    read.read_at = timezone.now()
+    read.save(update_fields=["read_at"])
+    invited = start_treatment(
+        world.enrolment.patient, world.unit, world.enrolment.programme_version
+    )
+    invited.status = Enrolment.Status.INVITED
+    invited.save(update_fields=["status"])
+    make_message(invited, world.therapist, "staff", "Inte än.")
+    assert dialog.patient_inbox(world.patient_user) == dialog.Inbox(treatments=1, unread=2)
+    invited.status = Enrolment.Status.ACTIVE
+    invited.save(update_fields=["status"])
+    assert dialog.patient_inbox(world.patient_user) == dialog.Inbox(treatments=2, unread=3)
+    assert dialog.patient_inbox(world.therapist) == dialog.Inbox(treatments=0, unread=0)
+
+
 def test_the_header_link_costs_staff_no_query(
     world: World, english: Callable[[str], Client]
 ) -> None:
