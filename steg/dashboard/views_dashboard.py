@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -13,7 +14,6 @@ from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import urlencode
@@ -27,6 +27,7 @@ from steg.accounts.models import Membership, Unit, User
 from steg.audit.actions import Actor, record_event
 from steg.care import access
 from steg.care.models import CARE_ROLES, Enrolment
+from steg.core.links import url_for_id
 
 from .attention import refresh_stale
 from .forms_dashboard import MINE, UNIT, DashboardForm
@@ -65,13 +66,13 @@ class Row:
     therapist: str  # "" for nobody yet
 
 
-def _row(attention: Attention, language: str, link: str) -> Row:
+def _row(attention: Attention, language: str, link: Callable[[int], str]) -> Row:
     status = attention.status
     therapist = attention.therapist
     activity = attention.last_activity_at
     meeting = attention.next_meeting_at
     return Row(
-        link=link.format(attention.enrolment_id),
+        link=link(attention.enrolment_id),
         name=f"{attention.patient.last_name}, {attention.patient.first_name}",
         programme=attention.enrolment.programme_version.title(language),
         status=capfirst(
@@ -94,14 +95,6 @@ def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)  # noqa: S101 - guarded by login_required
     return user
-
-
-_ID = 987654321  # reversed once, then replaced by each row's treatment
-
-
-def _link_pattern() -> str:
-    """The patient overview's URL with a place for the treatment (one reverse a page)."""
-    return reverse("dashboard:overview", args=[_ID]).replace(str(_ID), "{}")
 
 
 def _flags_of(attention: Attention) -> list[tuple[str, str, int | None]]:
@@ -196,7 +189,7 @@ def home(request: HttpRequest) -> HttpResponse:
         },
     )
     language = get_language() or "sv"
-    link = _link_pattern()
+    link = url_for_id("dashboard:overview")
     keep: dict[str, str | int] = {"scope": scope}
     if scope == UNIT and unit is not None:
         keep["unit"] = unit.pk
