@@ -21,9 +21,10 @@ def _clear_cache() -> None:
 def _clear_outline_cache() -> None:
     # Outlines are cached per process by version id and content hash. Rolled-back tests on
     # SQLite reuse ids, so a cached outline could point at pages of an earlier test.
-    from steg.programmes.outline import _load_outline
+    from steg.programmes.outline import _load_outline, _load_version
 
     _load_outline.cache_clear()
+    _load_version.cache_clear()
     from steg.questionnaires.loader import clear_cache
 
     clear_cache()

@@ -7,6 +7,7 @@ user has no right to the data, and records the attempt as well.
 from __future__ import annotations
 
 from django.core.paginator import Page, Paginator
+from django.db.models import F
 from django.http import Http404, HttpRequest
 
 from steg.accounts.models import Membership, Unit, User
@@ -139,9 +140,14 @@ def own_enrolments(patient: Patient) -> list[Enrolment]:
 
 def get_enrolment_for_patient(request: HttpRequest, enrolment_id: int) -> Enrolment:
     """One of the logged-in patient's own enrolments, or 404 (and the attempt recorded)."""
+    from steg.programmes.outline import get_version
+
     user = _user(request)
     enrolment = (
-        Enrolment.objects.select_related("patient", "unit", "programme_version__programme")
+        # One query; the programme version (immutable) comes from the process cache, keyed
+        # by its content hash, instead of being read and parsed again on every request.
+        Enrolment.objects.select_related("patient", "unit")
+        .annotate(version_hash=F("programme_version__content_hash"))
         .filter(pk=enrolment_id, patient__user=user)
         # Until the patient has accepted the invitation (terms and consent) the treatment is
         # not theirs to open.
@@ -158,6 +164,9 @@ def get_enrolment_for_patient(request: HttpRequest, enrolment_id: int) -> Enrolm
             purpose="self-service",
         )
         raise Http404("No such treatment")
+    enrolment.programme_version = get_version(
+        enrolment.programme_version_id, enrolment.version_hash
+    )
     return enrolment
 
 

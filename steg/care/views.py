@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from steg.programmes.outline import get_outline
+from steg.programmes.outline import get_outline, get_version
 from steg.programmes.progress import load_progress
 from steg.questionnaires.due import due_items
 
 from . import access
 from .meetings import meetings_for_record
-from .models import CARE_ROLES, Assessment, Enrolment, Meeting, Referral
+from .models import CARE_ROLES, Assessment, Enrolment, Meeting, Patient, Referral
+
+
+def _own_enrolments(patient: Patient) -> list[Enrolment]:
+    """The patient's enrolments, newest first, as ``access.own_enrolments`` has them but with
+    each programme version from the process cache (versions never change) instead of read and
+    parsed again, and without the therapist, whom the start page does not show."""
+    rows = (
+        patient.enrolments.select_related("unit")
+        .annotate(version_hash=F("programme_version__content_hash"))
+        .order_by("-created_at")
+    )
+    enrolments: list[Enrolment] = []
+    for enrolment in rows:
+        enrolment.programme_version = get_version(
+            enrolment.programme_version_id, enrolment.version_hash
+        )
+        enrolments.append(enrolment)
+    return enrolments
 
 
 @login_required
 def patient_start(request: HttpRequest) -> HttpResponse:
     """My treatments."""
     patient = access.get_own_patient(request)
-    everything = access.own_enrolments(patient) if patient else []
+    everything = _own_enrolments(patient) if patient else []
     # An invited treatment is not the patient's to open until they accept the invitation.
     enrolments = [e for e in everything if e.status != Enrolment.Status.INVITED]
     invited = [e for e in everything if e.status == Enrolment.Status.INVITED]

@@ -3,6 +3,8 @@
 Versions never change after import, so their outline can be kept for the life of the
 process: a patient page costs no queries for programme content at all. The cache key holds
 the content hash, so a version id reused by a rolled-back test never returns stale content.
+The version row itself is kept the same way (:func:`get_version`), so that a patient's
+enrolment need not load its large JSON fields on every request.
 
 Content may carry conditions on the patient's attributes (``when``, see
 ``steg/programmes/conditions.py``): :meth:`Outline.visible_to` gives the outline a patient with
@@ -12,8 +14,9 @@ without steps left with no page. It is cached on the outline, per combination of
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -72,9 +75,24 @@ class Outline:
     _visible: dict[tuple[tuple[str, str | None], ...], Outline] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # Blocks rendered to HTML, by (language of the page around them, page key, block index):
+    # only blocks with nothing of the patient in them (see ``static_html``).
+    _html: dict[tuple[str, str, int], str] = field(default_factory=dict, repr=False, compare=False)
 
     def page_index(self, key: str) -> int:
         return [p.key for p in self.pages].index(key)
+
+    def static_html(
+        self, language: str, page: PageInfo, index: int, render: Callable[[], str]
+    ) -> str:
+        """Block ``index`` of ``page`` as ``render`` makes it, rendered once per interface
+        language for the life of the outline. Only for blocks that show the same to every
+        patient (no progress, answers or CSRF token): the HTML is shared by all of them."""
+        key = (language, page.key, index)
+        html = self._html.get(key)
+        if html is None:
+            html = self._html[key] = render()
+        return html
 
     def visible_to(self, values: Mapping[str, str | None]) -> Outline:
         """The outline without the pages and blocks whose condition does not hold for
@@ -121,6 +139,23 @@ def _visible_outline(outline: Outline, values: Mapping[str, str | None]) -> Outl
         page_by_key={p.key: p for p in pages},
         step_by_key={s.key: s for s in steps},
         _visible={},
+        _html={},
+    )
+
+
+def get_version(version_id: int, content_hash: str) -> ProgrammeVersion:
+    """The version with its programme, loaded once per process (versions never change).
+
+    Each caller gets its own copy of the cached instance, so nothing one request sets on it
+    reaches another; the JSON fields (the questionnaire files, the automations) are parsed once.
+    """
+    return copy.copy(_load_version(version_id, content_hash))
+
+
+@lru_cache(maxsize=64)
+def _load_version(version_id: int, content_hash: str) -> ProgrammeVersion:
+    return ProgrammeVersion.objects.select_related("programme").get(
+        pk=version_id, content_hash=content_hash
     )
 
 
@@ -135,7 +170,7 @@ def get_outline(version: ProgrammeVersion, language: str) -> Outline:
 
 @lru_cache(maxsize=64)
 def _load_outline(version_id: int, content_hash: str, language: str) -> Outline:
-    version = ProgrammeVersion.objects.get(pk=version_id, content_hash=content_hash)
+    version = _load_version(version_id, content_hash)
     steps = list(Step.objects.filter(version_id=version_id).order_by("position"))
     contents = (
         PageContent.objects.filter(page__version_id=version_id, language=language)

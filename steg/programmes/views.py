@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
@@ -79,7 +81,6 @@ def _base_context(enrolment: Enrolment, outline: Outline, progress: Progress) ->
         "outline": outline,
         "progress": progress,
         "writable": enrolment.status == Enrolment.Status.ACTIVE,
-        "search_form": SearchForm(),
     }
 
 
@@ -115,6 +116,12 @@ def step(request: HttpRequest, enrolment_id: int, step_key: str) -> HttpResponse
     return render(request, "programmes/step.html", context)
 
 
+# Blocks that show every patient the same: rendered once per language and kept with the
+# outline (``Outline.static_html``). Their templates use nothing but the block, the outline
+# and the interface language; the other blocks show the patient's answers, ticks and forms.
+STATIC_BLOCKS = frozenset({"markdown", "callout", "image", "audio", "video"})
+
+
 def _page_context(
     request: HttpRequest,
     enrolment: Enrolment,
@@ -130,12 +137,18 @@ def _page_context(
     blocks = []
     aid_context = aids.AidContext(enrolment=enrolment, outline=outline, language=outline.language)
     due_by_id: dict[str, Any] | None = None
-    for block in page.blocks:
-        item: dict[str, Any] = {
-            "block": block,
-            "template": f"programmes/blocks/{block['type']}.html",
-        }
-        if block["type"] == "exercise":
+    language = get_language() or ""
+    for index, block in enumerate(page.blocks):
+        template = f"programmes/blocks/{block['type']}.html"
+        item: dict[str, Any] = {"block": block, "template": template}
+        if block["type"] in STATIC_BLOCKS:
+            item["html"] = outline.static_html(
+                language,
+                page,
+                index,
+                partial(render_to_string, template, {"item": {"block": block}, "outline": outline}),
+            )
+        elif block["type"] == "exercise":
             answer = progress.answers.get(block["key"])
             form = (bound_forms or {}).get(block["key"]) or ExerciseForm(
                 initial={"text": answer.draft if answer else "", "token": uuid.uuid4().hex},
