@@ -68,6 +68,12 @@ class AuditEvent(models.Model):
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["patient", "-created_at"], name="audit_patient_time"),
+            # One kind of event of one patient, newest first: the logins on the therapist's
+            # timeline, which along (patient, time) would walk every read of the patient's
+            # data (each view of a page is an event) to find them.
+            models.Index(
+                fields=["patient", "action", "-created_at"], name="audit_patient_action_time"
+            ),
             models.Index(fields=["actor", "-created_at"], name="audit_actor_time"),
             models.Index(fields=["unit", "-created_at"], name="audit_unit_time"),
             models.Index(fields=["action", "-created_at"], name="audit_action_time"),

@@ -39,7 +39,6 @@ from functools import cached_property
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from django.db.models import Q, QuerySet, Subquery
-from django.db.models.functions import Lower
 from django.utils import formats, timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
@@ -747,18 +746,13 @@ def timeline(
         .select_related("actor")
         .order_by("-created_at", "-pk")[:limit]
     )
-    # Along the index on (patient, time): the action is compared through an expression so
-    # that no planner walks the index on (action, time) through everyone's logins instead.
-    logins = (
-        AuditEvent.objects.alias(code=Lower("action"))
-        .filter(
-            patient_id=enrolment.patient_id,
-            code=LOGIN_ACTION,
-            created_at__gte=enrolment.created_at,
-            **_older("created_at", before),
-        )
-        .order_by("-created_at")[:limit]
-    )
+    # Along the audit log's index on (patient, action, time): only this patient's logins.
+    logins = AuditEvent.objects.filter(
+        patient_id=enrolment.patient_id,
+        action=LOGIN_ACTION,
+        created_at__gte=enrolment.created_at,
+        **_older("created_at", before),
+    ).order_by("-created_at")[:limit]
     later = [_Later(event.created_at, progress_entry, event) for event in events]
     later += [_Later(message.created_at, _message_entry, message) for message in messages.latest]
     later += [_Later(meeting.created_at, _booked_entry, meeting) for meeting in meetings.booked]

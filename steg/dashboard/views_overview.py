@@ -7,7 +7,7 @@ The enrolment is reached through ``get_enrolment_for_staff``, which refuses (404
 without a care relation and records the read (``care.enrolment.viewed``) or the refusal.
 
 The page costs a fixed number of queries, whatever the patient's history: the access check, the
-progress (four, see ``load_progress``), the responses (one: the latest, and the latest score of
+progress (two, see ``load_progress``), the responses (one: the latest, and the latest score of
 each questionnaire), the charts (one), the messages (one: the timeline's and the feedback on the
 answers shown), the meetings (one: booked, held and the next), the patient's account and the
 therapist (one), the last reported tobacco use (one, with a quit date), the rest of the timeline
