@@ -38,18 +38,6 @@ def _fast_password_hasher(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def url(world: World) -> str:
-    return reverse("dashboard:overview", args=[world.enrolment.pk])
-
-
-@pytest.fixture
-def therapist(client_as: Callable[[str], Client]) -> Client:
-    client = client_as("therapist")
-    client.cookies["steg_language"] = "en"
-    return client
-
-
 def html(response: Any) -> str:
     return str(response.content.decode())
 

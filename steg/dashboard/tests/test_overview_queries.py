@@ -5,7 +5,6 @@ and next, the firings fired and scheduled): each list is still the one it was on
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,18 +21,6 @@ from steg.questionnaires.models import Response
 from steg.testing.personas import World
 
 from .test_overview import answer, book_meeting, send_message, submit_exercise
-
-
-@pytest.fixture
-def url(world: World) -> str:
-    return reverse("dashboard:overview", args=[world.enrolment.pk])
-
-
-@pytest.fixture
-def therapist(client_as: Callable[[str], Client]) -> Client:
-    client = client_as("therapist")
-    client.cookies["steg_language"] = "en"
-    return client
 
 
 def section(response: Any, heading_id: str) -> str:

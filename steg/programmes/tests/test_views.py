@@ -839,30 +839,24 @@ RETURNING_PAGE_QUERIES = 9
 
 
 @pytest.mark.parametrize("history", [0, 50])
-def test_a_returning_patients_overview_runs_five_queries_whatever_the_history(
+@pytest.mark.parametrize(
+    ("name", "args", "bound"),
+    [("overview", (), RETURNING_OVERVIEW_QUERIES), ("page", ("welcome",), RETURNING_PAGE_QUERIES)],
+)
+def test_a_returning_patients_pages_run_a_fixed_number_of_queries_whatever_the_history(
     world: World,
     patient: Client,
     django_assert_max_num_queries: DjangoAssertNumQueries,
     history: int,
+    name: str,
+    args: tuple[str, ...],
+    bound: int,
 ) -> None:
     add_history(world.enrolment, history)
-    assert patient.get(url("overview", world.enrolment)).status_code == 200
-    with django_assert_max_num_queries(RETURNING_OVERVIEW_QUERIES):
-        response = patient.get(url("overview", world.enrolment))
-    assert response.status_code == 200
-
-
-@pytest.mark.parametrize("history", [0, 50])
-def test_a_returning_patients_page_runs_nine_queries_whatever_the_history(
-    world: World,
-    patient: Client,
-    django_assert_max_num_queries: DjangoAssertNumQueries,
-    history: int,
-) -> None:
-    add_history(world.enrolment, history)
-    assert patient.get(url("page", world.enrolment, "welcome")).status_code == 200
-    with django_assert_max_num_queries(RETURNING_PAGE_QUERIES):
-        response = patient.get(url("page", world.enrolment, "welcome"))
+    address = url(name, world.enrolment, *args)
+    assert patient.get(address).status_code == 200
+    with django_assert_max_num_queries(bound):
+        response = patient.get(address)
     assert response.status_code == 200
 
 
