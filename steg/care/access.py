@@ -172,9 +172,13 @@ def get_enrolment_for_patient(request: HttpRequest, enrolment_id: int) -> Enrolm
 
 def get_enrolment_for_staff(request: HttpRequest, enrolment_id: int, *, purpose: str) -> Enrolment:
     """An enrolment at a unit where the user works in a care role, or 404; the read recorded."""
+    from steg.programmes.outline import get_version
+
     user = _user(request)
     enrolment = (
-        Enrolment.objects.select_related("patient", "unit", "programme_version__programme")
+        # The programme version from the process cache, as for the patient (it never changes).
+        Enrolment.objects.select_related("patient", "unit")
+        .annotate(version_hash=F("programme_version__content_hash"))
         .filter(pk=enrolment_id)
         .first()
     )
@@ -198,6 +202,9 @@ def get_enrolment_for_staff(request: HttpRequest, enrolment_id: int, *, purpose:
         object_type="care.enrolment",
         object_id=enrolment.pk,
         purpose=purpose,
+    )
+    enrolment.programme_version = get_version(
+        enrolment.programme_version_id, enrolment.version_hash
     )
     return enrolment
 

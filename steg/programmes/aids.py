@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from steg.care.models import Enrolment
 
     from .outline import Outline
+    from .progress import Progress
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class AidContext:
     enrolment: Enrolment
     outline: Outline
     language: str
+    # The patient's progress when the page around the aid has loaded it already; an aid that
+    # needs it loads it itself otherwise.
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True)

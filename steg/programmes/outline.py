@@ -18,7 +18,7 @@ import copy
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from .conditions import Attribute, is_shown
@@ -93,6 +93,17 @@ class Outline:
         if html is None:
             html = self._html[key] = render()
         return html
+
+    @cached_property
+    def questionnaire_keys(self) -> frozenset[str]:
+        """The questionnaires embedded in the outline's blocks, worked out once per outline
+        (the questionnaire lists ask for them on every page)."""
+        return frozenset(
+            block["key"]
+            for page in self.pages
+            for block in page.blocks
+            if block["type"] == "questionnaire"
+        )
 
     def visible_to(self, values: Mapping[str, str | None]) -> Outline:
         """The outline without the pages and blocks whose condition does not hold for

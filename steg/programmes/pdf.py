@@ -47,7 +47,9 @@ def render_programme_pdf(
 ) -> bytes:
     from weasyprint import CSS, HTML
 
-    aid_context = aids.AidContext(enrolment=enrolment, outline=outline, language=outline.language)
+    aid_context = aids.AidContext(
+        enrolment=enrolment, outline=outline, language=outline.language, progress=progress
+    )
     rendered_pages = []
     for page in pages:
         blocks = []

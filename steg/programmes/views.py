@@ -135,7 +135,9 @@ def _page_context(
     previous_page = outline.pages[index - 1] if index > 0 else None
     next_page = outline.pages[index + 1] if index + 1 < len(outline.pages) else None
     blocks = []
-    aid_context = aids.AidContext(enrolment=enrolment, outline=outline, language=outline.language)
+    aid_context = aids.AidContext(
+        enrolment=enrolment, outline=outline, language=outline.language, progress=progress
+    )
     due_by_id: dict[str, Any] | None = None
     language = get_language() or ""
     for index, block in enumerate(page.blocks):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from steg.programmes.outline import Outline, get_outline
+from steg.programmes.outline import get_outline
 from steg.programmes.progress import load_attribute_values
 
 from .definition import Questionnaire
@@ -157,15 +157,6 @@ def due_items(
     return items
 
 
-def _embedded(outline: Outline) -> set[str]:
-    return {
-        block["key"]
-        for page in outline.pages
-        for block in page.blocks
-        if block["type"] == "questionnaire"
-    }
-
-
 def _hidden_questionnaires(enrolment: Enrolment, language: str) -> set[str]:
     """Questionnaires embedded only in content hidden for this patient (a smoker's test for a
     snus user, say): they are not due. One query, and only for programmes with conditions."""
@@ -173,7 +164,7 @@ def _hidden_questionnaires(enrolment: Enrolment, language: str) -> set[str]:
     if not outline.conditional:
         return set()
     values = load_attribute_values(enrolment, outline.attributes)
-    return _embedded(outline) - _embedded(outline.visible_to(values))
+    return set(outline.questionnaire_keys - outline.visible_to(values).questionnaire_keys)
 
 
 def due_for_enrolment(

@@ -4,7 +4,8 @@ Each context function runs a fixed number of queries, whatever the patient's his
 
 * ``medication-list``, ``craving-first-aid``, ``quit-date``: none (texts from the data files);
 * ``savings``: at most one (the latest submitted ``tobacco-profile``);
-* ``my-plan``: at most five (the patient's progress, four, and the latest ``motivation``).
+* ``my-plan``: at most five (the patient's progress, four, unless the page passes it in;
+  and the latest ``motivation``).
 """
 
 from __future__ import annotations
@@ -271,7 +272,7 @@ def _answer_text(item: Item, values: tuple[Value, ...], language: str) -> str:
 
 def my_plan_context(ctx: AidContext) -> dict[str, Any]:
     enrolment, outline, language = ctx.enrolment, ctx.outline, ctx.language
-    progress = load_progress(enrolment, outline)
+    progress = ctx.progress or load_progress(enrolment, outline)
     parts = []
     for key, title in PLAN_PARTS:
         answer = progress.answers.get(key)

@@ -3,6 +3,7 @@ the programme pages that embed them."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from steg.care.models import Enrolment
 from steg.programmes.aids import REGISTRY, AidContext
 from steg.programmes.models import ExerciseAnswer, Page
 from steg.programmes.outline import get_outline
+from steg.programmes.progress import load_progress
 from steg.testing.personas import World
 from steg.tobacco import aids
 
@@ -224,6 +226,18 @@ def test_my_plan_runs_a_fixed_number_of_queries_whatever_the_history(
     ctx = context(tobacco_enrolment)
     with django_assert_max_num_queries(5):
         aids.my_plan_context(ctx)
+
+
+def test_my_plan_takes_the_progress_the_page_has_loaded(
+    tobacco_enrolment: Enrolment, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    answer(tobacco_enrolment, "reasons", submitted="För min hälsa.")
+    ctx = context(tobacco_enrolment, "en")
+    on_its_own = aids.my_plan_context(ctx)
+    progress = load_progress(tobacco_enrolment, ctx.outline)
+    with django_assert_num_queries(1):  # only the latest motivation answers
+        from_page = aids.my_plan_context(dataclasses.replace(ctx, progress=progress))
+    assert from_page == on_its_own
 
 
 # --------------------------------------------------------------------------- quit-date
