@@ -1,7 +1,10 @@
-"""Fail when a Swedish translation is missing, fuzzy, or not compiled into the .mo file."""
+"""Fail when a Swedish translation is missing, fuzzy, or not compiled into the .mo file, or
+when the code has a message that `make messages` has not extracted into the .po file yet
+(which a Swedish user would see in English)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,8 +13,36 @@ import polib  # type: ignore[import-untyped]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# As `make messages` runs it.
+MAKEMESSAGES = ("makemessages", "-l", "sv", "--ignore", ".venv*", "--ignore", "staticfiles")
+
+
+def not_extracted(po_path: Path) -> list[str]:
+    """Messages in the code that the .po file lacks: extracts them as `make messages` does,
+    compares, and puts the file back as it was."""
+    before = po_path.read_bytes()
+    known = {(e.msgctxt, e.msgid) for e in polib.pofile(before.decode()) if not e.obsolete}
+    try:
+        subprocess.run(  # noqa: S603 (our own manage.py, fixed arguments)
+            [sys.executable, str(ROOT / "manage.py"), *MAKEMESSAGES],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        extracted = polib.pofile(str(po_path))
+    finally:
+        po_path.write_bytes(before)
+    return [
+        f"{po_path}: not extracted: {entry.msgid!r} ({entry.occurrences[0][0]}); "
+        "run `make messages` and translate it"
+        for entry in extracted
+        if not entry.obsolete and (entry.msgctxt, entry.msgid) not in known
+    ]
+
+
 def main() -> int:
     problems: list[str] = []
+    problems += not_extracted(ROOT / "locale" / "sv" / "LC_MESSAGES" / "django.po")
     for po_path in sorted((ROOT / "locale").glob("*/LC_MESSAGES/*.po")):
         if po_path.parent.parent.name == "en":
             continue
