@@ -133,7 +133,7 @@ def due_items(
     requested_by = requested_days_by_questionnaire(active, today) if active else {}
     items = []
     for enrolment in enrolments:
-        hidden = _hidden_questionnaires(enrolment, language)
+        hidden = hidden_questionnaires(enrolment, language)
         for questionnaire in questionnaires_of(enrolment.programme_version).values():
             if questionnaire.id in hidden:
                 continue
@@ -157,7 +157,7 @@ def due_items(
     return items
 
 
-def _hidden_questionnaires(enrolment: Enrolment, language: str) -> set[str]:
+def hidden_questionnaires(enrolment: Enrolment, language: str) -> set[str]:
     """Questionnaires embedded only in content hidden for this patient (a smoker's test for a
     snus user, say): they are not due. One query, and only for programmes with conditions."""
     outline = get_outline(enrolment.programme_version, language)

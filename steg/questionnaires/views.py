@@ -29,6 +29,7 @@ from .due import (
     done_days_by_questionnaire,
     due_for_enrolment,
     fillable_now,
+    hidden_questionnaires,
     is_fillable_day,
     requested_days_by_questionnaire,
 )
@@ -123,6 +124,11 @@ def _result_url(enrolment: Enrolment, questionnaire: Questionnaire, day: datetim
 def fill(request: HttpRequest, enrolment_id: int, questionnaire_id: str) -> HttpResponse:
     enrolment = get_enrolment_for_patient(request, enrolment_id)
     questionnaire = _questionnaire(request, enrolment, questionnaire_id)
+    if questionnaire.id in hidden_questionnaires(enrolment, _language()):
+        # Only in content not shown to this patient (a smoker's test for a snus user): not
+        # theirs to fill in, even from an old link. Earlier answers stay readable.
+        messages.info(request, _("This questionnaire is not part of your treatment."))
+        return _go(request, "questionnaires:list", enrolment_id=enrolment.pk)
     today = timezone.localdate()
     asked = request.GET.get("day")
     day = _parse_day(asked)

@@ -317,6 +317,27 @@ def test_a_questionnaire_hidden_for_the_patient_stays_hidden_when_requested(
     assert "Snus check" not in start_page(patient)
 
 
+def test_a_questionnaire_hidden_for_the_patient_cannot_be_filled_in_from_a_link(
+    enrolment: Enrolment, patient: Client
+) -> None:
+    today = timezone.localdate()
+    data = {"product": "smoking", "action": "submit", "token": "p"}
+    assert patient.post(fill_url(enrolment, "tobacco-profile", today), data).status_code == 302
+    request_questionnaire(enrolment=enrolment, questionnaire_id="snus-check", day=today)
+    url = fill_url(enrolment, "snus-check", today)
+
+    shown = patient.get(url, follow=True)
+    assert shown.redirect_chain[-1][0] == reverse("questionnaires:list", args=[enrolment.pk])
+    assert "This questionnaire is not part of your treatment." in shown.content.decode()
+    sent = patient.post(url, {"cans": "3", "action": "submit", "token": "s"})
+    assert sent.status_code == 302
+    assert not Response.objects.filter(questionnaire_id="snus-check").exists()
+
+    # For a snus user it is open as before.
+    Enrolment.objects.filter(pk=enrolment.pk).update(attributes={"tobacco": "snus"})
+    assert patient.get(url).status_code == 200
+
+
 def test_a_paused_treatment_lists_no_requested_questionnaire(enrolment: Enrolment) -> None:
     request_questionnaire(
         enrolment=enrolment, questionnaire_id="check-in", day=timezone.localdate()
