@@ -666,6 +666,8 @@ class Dataset:
     inspect: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     engine_version: str = ""
+    # The dashboard's first request after the writes, each round: (stale rows, ms).
+    catch_up: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -974,6 +976,15 @@ def measure(
     """Warm up (the first time) and run wrk once against the target; keep the run."""
     base = f"http://127.0.0.1:{ds.port}"
     assert ds.proc is not None  # noqa: S101
+    if target.key == "dashboard":
+        # The patients' writes have marked their dashboard rows stale; the first dashboard
+        # of the unit recomputes them all before it reads (docs/dashboard.md). Timed on its
+        # own, since the warm-up would hide it in the first round and the runs after.
+        stale = sql_count(ds, "SELECT count(*) FROM dashboard_attention WHERE stale")
+        started = time.perf_counter()
+        pp.http_request(ds.port, "GET", ds.path("dashboard"), dict(ds.cookies(target.who)))
+        ds.catch_up.append((stale, (time.perf_counter() - started) * 1000))
+        log(f"  first dashboard after the writes: {ds.catch_up[-1][1]:.0f} ms, {stale} stale")
     for duration, kept in ((args.warmup, False), (args.duration, True)):
         if not kept and not warm:
             continue
@@ -1288,6 +1299,14 @@ def render(ctx: dict[str, Any]) -> str:
     )
     scale = args.scale
     make = "make bench" + (f' BENCH_ARGS="--scale {scale}"' if scale != "small" else "")
+    catch_up = "".join(
+        f"\n**{ds.label}**: the first dashboard request after the writes, before the "
+        "warm-up, recomputed the rows the writes had marked stale: "
+        + ", ".join(f"{n:,} rows in {ms:,.0f} ms" for n, ms in ds.catch_up)
+        + (" (one per round).\n" if len(ds.catch_up) > 1 else ".\n")
+        for ds in datasets
+        if ds.catch_up
+    )
     checks = (
         "Checks: every page answered 200 and every write 302 (and stored one row) before the "
         "load; wrk saw no errors or non-2xx/3xx answers; the rows stored by each write run "
@@ -1371,7 +1390,7 @@ turning rows into objects (the ORM's Python), and the view's own code.
 ```
 {budget_lines(found)}
 ```
-
+{catch_up}
 {checks}
 {END.format(scale=scale)}
 """
