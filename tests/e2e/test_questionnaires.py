@@ -271,7 +271,9 @@ def test_patient_answers_questionnaires_and_sees_measurements(journey: Journey) 
     send_with_stress_out_of_range(journey)
 
     # Put right and sent: the score (bad 2 + stress 7) and the band's feedback at once.
-    page.locator("#q-stress").fill("7")
+    # Typed and left, and the field's htmx round trip awaited before sending: a click that
+    # races it would send two requests at once to the test server's one SQLite connection.
+    type_number(page, "q-stress", "7")
     send(journey)
     assert journey.path() == f"{mood_url}{start.isoformat()}/"
     result = page.locator("main section.result")
@@ -304,7 +306,7 @@ def test_patient_answers_questionnaires_and_sees_measurements(journey: Journey) 
     expect(amount).to_have_count(0)
     choose(page, "used", "false")
     expect(amount).to_have_count(0)
-    page.locator("#q-craving").fill("3")
+    type_number(page, "q-craving", "3")
     send(journey)
     assert journey.path() == f"{diary_url}{today.isoformat()}/"
     journey.check_both("diary result", heading_en=DIARY["en"])
