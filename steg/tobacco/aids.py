@@ -272,7 +272,7 @@ def _answer_text(item: Item, values: tuple[Value, ...], language: str) -> str:
 
 def my_plan_context(ctx: AidContext) -> dict[str, Any]:
     enrolment, outline, language = ctx.enrolment, ctx.outline, ctx.language
-    progress = ctx.progress or load_progress(enrolment, outline)
+    progress = ctx.progress if ctx.progress is not None else load_progress(enrolment, outline)
     parts = []
     for key, title in PLAN_PARTS:
         answer = progress.answers.get(key)

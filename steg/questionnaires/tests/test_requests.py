@@ -305,14 +305,19 @@ def test_a_request_for_another_patients_enrolment_is_not_visible_to_this_patient
     assert not Response.objects.exists()
 
 
-def test_a_questionnaire_hidden_for_the_patient_stays_hidden_when_requested(
-    enrolment: Enrolment, patient: Client
-) -> None:
+def _smoker_asked_for_the_snus_check(enrolment: Enrolment, patient: Client) -> bool:
+    """The patient says they smoke (which hides the snus check) and the snus check is
+    requested for today; returns whether the request was stored."""
     today = timezone.localdate()
     data = {"product": "smoking", "action": "submit", "token": "p"}
     assert patient.post(fill_url(enrolment, "tobacco-profile", today), data).status_code == 302
+    return request_questionnaire(enrolment=enrolment, questionnaire_id="snus-check", day=today)
 
-    assert request_questionnaire(enrolment=enrolment, questionnaire_id="snus-check", day=today)
+
+def test_a_questionnaire_hidden_for_the_patient_stays_hidden_when_requested(
+    enrolment: Enrolment, patient: Client
+) -> None:
+    assert _smoker_asked_for_the_snus_check(enrolment, patient)
     assert "snus-check" not in due_ids(enrolment)
     assert "Snus check" not in start_page(patient)
 
@@ -320,11 +325,8 @@ def test_a_questionnaire_hidden_for_the_patient_stays_hidden_when_requested(
 def test_a_questionnaire_hidden_for_the_patient_cannot_be_filled_in_from_a_link(
     enrolment: Enrolment, patient: Client
 ) -> None:
-    today = timezone.localdate()
-    data = {"product": "smoking", "action": "submit", "token": "p"}
-    assert patient.post(fill_url(enrolment, "tobacco-profile", today), data).status_code == 302
-    request_questionnaire(enrolment=enrolment, questionnaire_id="snus-check", day=today)
-    url = fill_url(enrolment, "snus-check", today)
+    _smoker_asked_for_the_snus_check(enrolment, patient)
+    url = fill_url(enrolment, "snus-check", timezone.localdate())
 
     shown = patient.get(url, follow=True)
     assert shown.redirect_chain[-1][0] == reverse("questionnaires:list", args=[enrolment.pk])
